@@ -1,0 +1,91 @@
+"""The home page, a tenant's dashboard and its members page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from htmx_flask import make_response
+from flask_login import current_user, login_required
+
+from blueprints import page_or_partial, role_required, tenant_blueprint
+from strata.accounts import service as accounts
+from strata.accounts.models import ROLES
+from strata.errors import ValidationError
+from strata.tenancy import dashboard
+
+home_bp = Blueprint("home", __name__)
+bp = tenant_blueprint("tenancy", __name__)
+
+
+@home_bp.get("/")
+@login_required
+def index():
+    """Redirect to the user's only tenant, or list their tenants."""
+    tenants = accounts.tenants_of(current_user.id)
+    if len(tenants) == 1:
+        return redirect(url_for("tenancy.dashboard", slug=tenants[0][0]))
+    return render_template("tenancy/index.html", tenants=tenants)
+
+
+@bp.get("/", endpoint="dashboard")
+def dashboard_view():
+    """Render the tenant dashboard: what the tenant holds and its recent activity."""
+    return render_template("tenancy/dashboard.html", summary=dashboard.summary())
+
+
+def _members_page(status: int = 200, errors: dict | None = None, form: dict | None = None):
+    return page_or_partial(
+        "tenancy/members.html",
+        "tenancy/_members.html",
+        status,
+        members=accounts.list_members(g.access.tenant_id),
+        roles=ROLES,
+        errors=errors or {},
+        form=form or {},
+    )
+
+
+@bp.get("/members")
+def members():
+    """List the tenant's members (admins also get the forms to change them)."""
+    return _members_page()
+
+
+@bp.post("/members")
+@role_required("admin")
+def add_member():
+    """Add a member by email; 422 with the form's errors when refused."""
+    form = {"email": request.form.get("email", ""), "role": request.form.get("role", "viewer")}
+    try:
+        member = accounts.add_member(g.access.tenant_id, form["email"], form["role"])
+    except ValidationError as exc:
+        return _members_page(422, exc.by_field(), form)
+    flash(f"{member.email} added as {member.role}.", "success")
+    return _members_page() if request.htmx else redirect(url_for(".members"))
+
+
+@bp.post("/members/<int:membership_id>/role")
+@role_required("admin")
+def change_role(membership_id: int):
+    """Change a member's role; 422 when it would leave no admin."""
+    try:
+        accounts.change_role(g.access.tenant_id, membership_id, request.form.get("role", ""))
+    except ValidationError as exc:
+        return _members_page(422, exc.by_field())
+    flash("Role changed.", "success")
+    return _members_page() if request.htmx else redirect(url_for(".members"))
+
+
+@bp.post("/members/<int:membership_id>/delete")
+@role_required("admin")
+def remove_member(membership_id: int):
+    """Remove a member; 422 when it is the last admin."""
+    try:
+        accounts.remove_member(g.access.tenant_id, membership_id)
+    except ValidationError as exc:
+        return _members_page(422, exc.by_field())
+    if accounts.access_for(g.access.slug, current_user.id) is None:
+        flash("You left the tenant.", "info")
+        home = url_for("home.index")
+        return make_response("", redirect=home) if request.htmx else redirect(home)
+    flash("Member removed.", "success")
+    return _members_page() if request.htmx else redirect(url_for(".members"))

@@ -1,0 +1,109 @@
+"""App-wide web wiring: the signed-in user, error pages and JSON errors, scope teardown."""
+
+from __future__ import annotations
+
+from flask import Flask, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from blueprints import TENANT_NAV
+from strata.accounts.service import load_user, tenants_of
+from strata.core import login_manager
+from strata.db import clear_scope, db
+from strata.errors import Forbidden, NotFound, ValidationError
+
+_MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Please sign in.",
+    403: "You do not have permission to do that.",
+    404: "There is nothing here.",
+    405: "That action is not allowed here.",
+    413: "That upload is too large.",
+    422: "Some input was not valid.",
+    429: "Too many attempts; please wait and try again.",
+    500: "Something went wrong on our side. It has been logged.",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _error(status: int, message: str | None = None, errors: list[dict] | None = None):
+    message = message or _MESSAGES.get(status, "Error")
+    if _wants_json():
+        body = {"error": message}
+        if errors is not None:
+            body["errors"] = errors
+        return jsonify(body), status
+    template = "errors/_error.html" if request.htmx else "errors/error.html"
+    return render_template(template, status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def _load(user_id: str):
+        user = load_user(int(user_id))
+        return user if user is not None and user.is_active else None
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        if _wants_json():
+            return jsonify(error="authentication required"), 401
+        flash(login_manager.login_message, "info")
+        return redirect(url_for("auth.login", next=request.full_path))
+
+    @app.teardown_request
+    def _leave_tenant(exc):
+        if g.pop("scope_token", None) is not None:
+            clear_scope()
+
+    @app.context_processor
+    def _navigation():
+        def my_tenants():
+            if not current_user.is_authenticated:
+                return []
+            return tenants_of(current_user.id)
+
+        return {"my_tenants": my_tenants, "access": g.get("access"), "tenant_nav_items": TENANT_NAV}
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return _error(400, f"Security token missing or invalid ({exc.description}). Reload the page and try again.")
+
+    @app.errorhandler(ValidationError)
+    def _invalid(exc: ValidationError):
+        return _error(422, str(exc), [e.as_dict() for e in exc.errors])
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        return _error(404)
+
+    @app.errorhandler(Forbidden)
+    def _forbidden(exc: Forbidden):
+        return _error(403, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        description = exc.description if exc.code in (403, 422, 429) else None
+        return _error(exc.code or 500, description)
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return _error(500)
+
+    @app.get("/healthz")
+    def healthz():
+        """Return 200 when the database and Redis answer."""
+        from strata.core import queues
+
+        db.session.execute(db.text("SELECT 1"))
+        queues.connection.ping()
+        return {"status": "ok"}

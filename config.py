@@ -1,0 +1,111 @@
+"""Settings read from the environment, in one place.
+
+`load_settings()` returns a plain mapping for `app.config`. Tests build the mapping
+themselves and hand it to `create_app(config)`, so nothing here starts a server for them.
+With `DATABASE_URL` / `REDIS_URL` unset (development), an embedded PostgreSQL and Redis
+are started under the instance folder; in production (`STRATA_ENV=production`) every
+one of `SECRET_KEY`, `DATABASE_URL` and `REDIS_URL` is required and a missing one is a
+loud error.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Return `url` with the psycopg 3 driver named, whatever scheme was given."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("postgresql+psycopg://"):
+        return url
+    raise ConfigError(f"DATABASE_URL must be a PostgreSQL URL (postgresql://…), got {url.split(':', 1)[0]}://…")
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _secret_key(env: dict[str, str], instance: Path, production: bool) -> str:
+    key = env.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY is required when STRATA_ENV=production")
+    # Development: a random key kept in the instance folder, so sessions survive restarts.
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None = None) -> dict:
+    """Return the app settings from `env` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    instance = Path(instance_path)
+    production = env.get("STRATA_ENV", "development") == "production"
+
+    database_url = env.get("DATABASE_URL")
+    redis_url = env.get("REDIS_URL")
+    if production:
+        missing = [n for n, v in (("DATABASE_URL", database_url), ("REDIS_URL", redis_url)) if not v]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)} required when STRATA_ENV=production")
+    if not database_url:
+        from strata.runtime import embedded_postgres
+
+        database_url = embedded_postgres(instance)
+    if not redis_url:
+        from strata.runtime import embedded_redis
+
+        redis_url = embedded_redis(instance)
+
+    return {
+        "STRATA_ENV": "production" if production else "development",
+        "SECRET_KEY": _secret_key(env, instance, production),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_size": _int(env, "DB_POOL_SIZE", 10),
+            "max_overflow": _int(env, "DB_MAX_OVERFLOW", 10),
+            "pool_pre_ping": True,
+        },
+        "REDIS_URL": redis_url,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt"),
+        "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
+        "LOGIN_FAILURE_WINDOW": _int(env, "LOGIN_FAILURE_WINDOW", 15 * 60),
+        "TENANT_SCOPING": env.get("TENANT_SCOPING", "on") != "off",
+        "SIGNUP_OPEN": env.get("SIGNUP_OPEN", "on") != "off",
+    }
+
+
+DEFAULTS: dict = {
+    "WTF_CSRF_TIME_LIMIT": None,
+    "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+    "PASSWORD_HASH_METHOD": "scrypt",
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_FAILURE_WINDOW": 15 * 60,
+    "TENANT_SCOPING": True,
+    "SIGNUP_OPEN": True,
+    "STRATA_ENV": "development",
+}

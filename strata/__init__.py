@@ -1,0 +1,1 @@
+"""Strata domain code: models and logic, one package per feature, no HTTP request handling."""

@@ -1,0 +1,1 @@
+"""People: users, tenant memberships and roles, sign-in with a failure rate limit."""

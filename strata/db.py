@@ -1,0 +1,134 @@
+"""The database object, the model base and the tenant scope applied to every transaction.
+
+A *scope* names the tenant whose schema and database role a transaction runs under.
+When a session transaction begins while a scope is current, the `after_begin` hook runs
+`set_config('role', …, true)` and `set_config('search_path', …, true)`, the function
+form of `SET LOCAL ROLE` / `SET LOCAL search_path`. Both end with the transaction, so
+a pooled connection never carries one tenant's role into another's request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_sqlalchemy import SQLAlchemy
+from psycopg import sql
+from sqlalchemy import DateTime, MetaData, event, func, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+def quote_ident(name: str) -> str:
+    """Return `name` quoted as a PostgreSQL identifier."""
+    return sql.Identifier(name).as_string(None)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The tenant a transaction runs for: its id, slug, schema and role."""
+
+    tenant_id: int
+    slug: str
+    schema: str
+    role: str
+    enforced: bool = True
+
+    @property
+    def search_path(self) -> str:
+        return f"{quote_ident(self.schema)}, public"
+
+
+_current: ContextVar[Scope | None] = ContextVar("strata_scope", default=None)
+
+_APPLY = text("SELECT set_config('role', :role, true), set_config('search_path', :path, true)")
+_RESET = text("SELECT set_config('role', 'none', true), set_config('search_path', 'public', true)")
+
+
+def current_scope() -> Scope | None:
+    """Return the scope of the running request or job, or None outside any tenant."""
+    return _current.get()
+
+
+def apply_scope(connection: Connection, scope: Scope | None) -> None:
+    """Switch the open transaction on `connection` to `scope` (None: the login role, public)."""
+    if scope is None:
+        connection.execute(_RESET)
+    elif scope.enforced:
+        connection.execute(_APPLY, {"role": scope.role, "path": scope.search_path})
+    else:
+        connection.execute(text("SELECT set_config('search_path', :path, true)"), {"path": scope.search_path})
+
+
+@event.listens_for(Session, "after_begin")
+def _scope_new_transaction(session: Session, transaction, connection: Connection) -> None:
+    scope = _current.get()
+    if scope is not None:
+        apply_scope(connection, scope)
+
+
+def _reapply() -> None:
+    session = db.session()
+    if session.in_transaction():
+        apply_scope(session.connection(), _current.get())
+
+
+def _switch(scope: Scope | None) -> object:
+    token = _current.set(scope)
+    _reapply()
+    return token
+
+
+def enter_scope(scope: Scope | None) -> object:
+    """Make `scope` current for this context and the session's open transaction; return a token."""
+    return _switch(scope)
+
+
+def clear_scope() -> None:
+    """Forget the current scope (end of a request); the next transaction runs as the login role."""
+    _current.set(None)
+
+
+def leave_scope(token: object) -> None:
+    """Restore the scope that was current before `enter_scope` returned `token`."""
+    _current.reset(token)
+    _reapply()
+
+
+@contextmanager
+def public_scope() -> Iterator[None]:
+    """Run the block as the app's login role on the public schema, then restore the scope.
+
+    Used by the few domain functions that change platform tables (memberships, tenants)
+    from inside a tenant request.
+    """
+    token = enter_scope(None)
+    try:
+        yield
+    finally:
+        leave_scope(token)

@@ -1,0 +1,158 @@
+"""Provisioning, lookup and removal of tenants, and the context that runs work as one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alembic.script import ScriptDirectory
+from psycopg import sql
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from strata.accounts.models import Membership
+from strata.db import Scope, db, enter_scope, leave_scope, public_scope
+from strata.errors import NotFound, ValidationError
+from strata.tenancy import migrations
+from strata.tenancy.models import Tenant
+from strata.tenancy.slugs import role_name, schema_name, validate_slug
+
+# Granted to every tenant role: the few public columns tenant code must read.
+TENANT_GROUP_ROLE = "strata_tenant"
+
+
+def _ddl(statement: sql.Composable) -> None:
+    db.session.connection().exec_driver_sql(statement.as_string(None))
+
+
+def validate_new_tenant(slug: str, name: str) -> None:
+    """Raise ValidationError if a tenant with this slug and name may not be created."""
+    validate_slug(slug)
+    if not name or not name.strip():
+        raise ValidationError.single("name", "required", "Name is required.")
+    if len(name) > 200:
+        raise ValidationError.single("name", "max_length", "Name must be at most 200 characters.")
+    if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise ValidationError.single("slug", "unique", f"A tenant with slug {slug!r} already exists.")
+    exists = db.session.connection().exec_driver_sql(
+        "SELECT 1 FROM pg_roles WHERE rolname = %(r)s UNION ALL SELECT 1 FROM pg_namespace WHERE nspname = %(s)s",
+        {"r": role_name(slug), "s": schema_name(slug)},
+    )
+    if exists.first() is not None:
+        raise ValidationError.single(
+            "slug", "unique", f"The database already holds a schema or role for {slug!r}; choose another slug."
+        )
+
+
+def create_tenant(
+    slug: str,
+    name: str,
+    *,
+    owner_id: int | None = None,
+    timezone: str = "UTC",
+    script: ScriptDirectory | None = None,
+) -> Tenant:
+    """Create schema, role, grants, the tenant row (and owner membership) and migrate, all or nothing.
+
+    Raises ValidationError for a bad or taken slug; any other failure rolls everything back.
+    """
+    slug = (slug or "").strip()
+    name = (name or "").strip()
+    with public_scope():
+        validate_new_tenant(slug, name)
+        schema, role = schema_name(slug), role_name(slug)
+        try:
+            _ddl(sql.SQL("CREATE ROLE {} NOLOGIN IN ROLE {}").format(
+                sql.Identifier(role), sql.Identifier(TENANT_GROUP_ROLE)))
+            _ddl(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+            _ddl(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(sql.Identifier(schema), sql.Identifier(role)))
+            _ddl(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(schema)))
+            tenant = Tenant(slug=slug, name=name, schema_name=schema, db_role=role, timezone=timezone)
+            db.session.add(tenant)
+            db.session.flush()
+            if owner_id is not None:
+                db.session.add(Membership(user_id=owner_id, tenant_id=tenant.id, role="admin"))
+                db.session.flush()
+            migrations.upgrade_schema(db.session.connection(), tenant.scope(), script or migrations.script_directory())
+            db.session.commit()
+        except IntegrityError as exc:
+            db.session.rollback()
+            raise ValidationError.single("slug", "unique", f"A tenant with slug {slug!r} already exists.") from exc
+        except Exception:
+            db.session.rollback()
+            raise
+    return tenant
+
+
+def drop_tenant(slug: str) -> None:
+    """Drop the tenant's schema with all its data, its role and its row. Raises NotFound."""
+    with public_scope():
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            raise NotFound(f"no tenant {slug!r}")
+        try:
+            _ddl(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(tenant.schema_name)))
+            db.session.delete(tenant)
+            db.session.flush()
+            _ddl(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(tenant.db_role)))
+            _ddl(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(tenant.db_role)))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+
+
+def list_tenants() -> list[Tenant]:
+    """Return every tenant, by slug."""
+    with public_scope():
+        return list(db.session.scalars(select(Tenant).order_by(Tenant.slug)))
+
+
+def member_counts() -> dict[int, int]:
+    """Return the number of members of each tenant, by tenant id."""
+    with public_scope():
+        rows = db.session.execute(select(Membership.tenant_id, func.count()).group_by(Membership.tenant_id))
+        return dict(rows.tuples().all())
+
+
+def get_tenant(slug: str) -> Tenant:
+    """Return the tenant with `slug`; raise NotFound."""
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise NotFound(f"no tenant {slug!r}")
+    return tenant
+
+
+def migrate_tenants(script: ScriptDirectory | None = None, progress=None) -> migrations.MigrateReport:
+    """Bring every tenant schema to head; return what happened per tenant."""
+    scopes = [t.scope() for t in list_tenants()]
+    db.session.rollback()
+    return migrations.migrate_all(db.engine, scopes, script, progress)
+
+
+@contextmanager
+def tenant_context(tenant: int | Tenant | Scope) -> Iterator[Scope]:
+    """Run the block as `tenant`: its role and schema on every transaction.
+
+    Commits the session's open transaction when the block ends normally and rolls it
+    back on error, like `Session.begin()`. Raises NotFound for an unknown tenant id.
+    """
+    if isinstance(tenant, Scope):
+        scope = tenant
+    else:
+        if isinstance(tenant, int):
+            found = db.session.get(Tenant, tenant)
+            if found is None:
+                raise NotFound(f"no tenant with id {tenant}")
+            tenant = found
+        scope = tenant.scope()
+    token = enter_scope(scope)
+    try:
+        yield scope
+        if db.session().in_transaction():
+            db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        leave_scope(token)
