@@ -41,6 +41,6 @@ def job(queue: str = "default", timeout: int = 600, retry: Retry | None = None, 
 def enqueue(func: Callable, *args, job_id: str | None = None, depends_on=None, **kwargs) -> Job:
     """Put `func(*args, **kwargs)` on its declared queue and return the RQ job."""
     spec: JobSpec = func.spec
-    return queues.queue(spec.queue).enqueue(
-        func, *args, job_id=job_id, job_timeout=spec.timeout, retry=spec.retry, depends_on=depends_on, kwargs=kwargs
+    return queues.queue(spec.queue).enqueue_call(
+        func, args=args, kwargs=kwargs, job_id=job_id, timeout=spec.timeout, retry=spec.retry, depends_on=depends_on
     )

@@ -15,7 +15,12 @@ class StrataWorker(Worker):
     """An RQ worker whose forked work horse never reuses the parent's database connections."""
 
     def main_work_horse(self, job, queue):
-        # The horse inherits the parent's pooled sockets; drop them (without closing the parent's).
+        # The forked horse shares the parent's sockets. Using one would interleave with the
+        # parent's transaction (a SET LOCAL could even land outside any transaction), and
+        # closing one would end the parent's. So the horse keeps the inherited session and
+        # pool referenced but unused, and starts with a fresh session and pool of its own.
+        self._inherited_session = db.session.registry()
+        db.session.registry.clear()
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
 

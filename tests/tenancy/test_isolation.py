@@ -1,0 +1,125 @@
+"""Tenant isolation: pages, API, raw SQL, workers and pooled connections never cross tenants."""
+
+import re
+
+import pytest
+from flask import jsonify
+from rq.job import JobStatus
+from sqlalchemy import text
+
+from blueprints import tenant_blueprint
+from strata import audit
+from strata.db import db
+from strata.tenancy.service import tenant_context
+from tests.tenancy import jobs
+from workers import enqueue
+
+
+def _tenant_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(("/t/<slug>", "/api/t/<slug>")):
+            yield rule
+
+
+def _url(rule, slug: str) -> str:
+    url = rule.rule.replace("<slug>", slug)
+    return re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "1", url)
+
+
+def _mark(tenant, summary: str) -> None:
+    with tenant_context(tenant.id):
+        audit.record("marker", 1, "create", None, summary=summary)
+
+
+def test_member_of_a_gets_404_on_every_b_url(app, client, login, make_tenant):
+    a, b = make_tenant("alpha"), make_tenant("bravo")
+    login(tenant=a, role="admin")
+    rules = list(_tenant_rules(app))
+    assert len(rules) >= 5
+    checked = 0
+    for rule in rules:
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(_url(rule, b.slug), method=method)
+            assert response.status_code == 404, f"{method} {rule.rule} gave {response.status_code}"
+            own = client.open(_url(rule, a.slug), method=method)
+            assert own.status_code != 404 or "<int:" in rule.rule, f"{method} {rule.rule} 404 for own tenant"
+            checked += 1
+    assert checked >= 5
+
+
+def test_unknown_tenant_is_404_and_anonymous_is_sent_to_login(client, login, make_tenant):
+    tenant = make_tenant()
+    assert client.get(f"/t/{tenant.slug}/").status_code == 302
+    assert client.get(f"/api/t/{tenant.slug}/").status_code == 401
+    login()
+    assert client.get("/t/nosuchtenant/").status_code == 404
+    assert client.get("/api/t/nosuchtenant/").status_code == 404
+    assert client.get(f"/t/{tenant.slug}/").status_code == 404
+
+
+def test_raw_select_on_other_tenant_table_is_denied_by_postgres(app, make_tenant):
+    a, b = make_tenant("alpha"), make_tenant("bravo")
+    _mark(b, "bravo secret")
+    with pytest.raises(Exception) as caught:
+        with tenant_context(a.id):
+            db.session.execute(text("SELECT * FROM tenant_bravo.audit_logs")).all()
+    assert "permission denied" in str(caught.value)
+    with tenant_context(a.id):
+        # An unqualified name resolves in A's own schema only.
+        assert db.session.execute(text("SELECT count(*) FROM audit_logs")).scalar() == 0
+
+
+def test_worker_job_for_a_cannot_read_b(app, make_tenant, run_jobs):
+    a, b = make_tenant("alpha"), make_tenant("bravo")
+    _mark(a, "alpha row")
+    _mark(b, "bravo secret")
+    own = enqueue(jobs.read_table, a.id, "audit_logs")
+    other = enqueue(jobs.read_table, a.id, "tenant_bravo.audit_logs")
+    who = enqueue(jobs.whoami, a.id)
+    run_jobs("default")
+    assert own.get_status() == JobStatus.FINISHED and own.return_value() == ["alpha row"]
+    assert other.get_status() == JobStatus.FAILED
+    assert "permission denied" in other.latest_result().exc_string
+    assert "bravo secret" not in other.latest_result().exc_string
+    assert who.return_value() == {"role": "tenant_alpha_role", "search_path": '"tenant_alpha", public'}
+
+
+def test_pool_of_one_never_leaks_role_or_search_path(make_app, make_user, make_tenant, login):
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
+    probe = tenant_blueprint("probe", __name__, url_prefix="/probe")
+
+    @probe.get("/")
+    def whoami():
+        role, path = db.session.execute(text("SELECT current_user, current_setting('search_path')")).one()
+        markers = db.session.execute(text("SELECT summary FROM audit_logs")).scalars().all()
+        db.session.commit()  # a second transaction in the same request is scoped too
+        role_again = db.session.execute(text("SELECT current_user")).scalar()
+        return jsonify(role=role, path=path, markers=markers, role_again=role_again)
+
+    @app.get("/probe-public")
+    def public_probe():
+        role, path = db.session.execute(text("SELECT current_user, current_setting('search_path')")).one()
+        return jsonify(role=role, path=path)
+
+    app.register_blueprint(probe)
+    with app.app_context():
+        user = make_user()
+        tenants = [make_tenant("alpha", members={user: "viewer"}), make_tenant("bravo", members={user: "viewer"})]
+        for tenant in tenants:
+            _mark(tenant, f"{tenant.slug} marker")
+        tenants = [(t.slug, t.db_role, t.schema_name) for t in tenants]
+        email = user.email
+        login_role = db.session.execute(text("SELECT current_user")).scalar()
+        db.session.remove()
+    client = app.test_client()
+    client.post("/login", data={"email": email, "password": "correct horse battery"})
+    for i in range(20):
+        slug, role, schema = tenants[i % 2]
+        body = client.get(f"/t/{slug}/probe/").get_json()
+        assert body == {"role": role, "path": f'"{schema}", public', "markers": [f"{slug} marker"],
+                        "role_again": role}
+        if i % 5 == 4:
+            public = client.get("/probe-public").get_json()
+            assert public["role"] == login_role and "tenant_" not in public["path"]
+    with app.app_context():
+        assert db.engine.pool.size() == 1
