@@ -61,6 +61,9 @@ def init_app(app: Flask) -> None:
     @app.teardown_request
     def _leave_tenant(exc):
         if g.pop("scope_token", None) is not None:
+            # End the tenant's transaction with the request (uncommitted work is discarded, as
+            # it would be anyway), so nothing that shares this app context inherits its role.
+            db.session.rollback()
             clear_scope()
 
     @app.context_processor

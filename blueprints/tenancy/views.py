@@ -56,7 +56,7 @@ def add_member():
     """Add a member by email; 422 with the form's errors when refused."""
     form = {"email": request.form.get("email", ""), "role": request.form.get("role", "viewer")}
     try:
-        member = accounts.add_member(g.access.tenant_id, form["email"], form["role"])
+        member = accounts.add_member(g.access.tenant_id, form["email"], form["role"], current_user.id)
     except ValidationError as exc:
         return _members_page(422, exc.by_field(), form)
     flash(f"{member.email} added as {member.role}.", "success")
@@ -68,7 +68,7 @@ def add_member():
 def change_role(membership_id: int):
     """Change a member's role; 422 when it would leave no admin."""
     try:
-        accounts.change_role(g.access.tenant_id, membership_id, request.form.get("role", ""))
+        accounts.change_role(g.access.tenant_id, membership_id, request.form.get("role", ""), current_user.id)
     except ValidationError as exc:
         return _members_page(422, exc.by_field())
     flash("Role changed.", "success")
@@ -80,7 +80,7 @@ def change_role(membership_id: int):
 def remove_member(membership_id: int):
     """Remove a member; 422 when it is the last admin."""
     try:
-        accounts.remove_member(g.access.tenant_id, membership_id)
+        accounts.remove_member(g.access.tenant_id, membership_id, current_user.id)
     except ValidationError as exc:
         return _members_page(422, exc.by_field())
     if accounts.access_for(g.access.slug, current_user.id) is None:

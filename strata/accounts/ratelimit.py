@@ -37,8 +37,9 @@ class LoginThrottle:
         """Record one failed attempt."""
         pipe = self.redis.pipeline()
         for key in self._keys(email, address):
+            # The window starts at the first failure (SET NX EX works on Redis 6 too).
+            pipe.set(key, 0, ex=self.window, nx=True)
             pipe.incr(key)
-            pipe.expire(key, self.window, nx=True)
         pipe.execute()
 
     def succeeded(self, email: str, address: str) -> None:

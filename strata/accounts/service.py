@@ -11,7 +11,8 @@ from sqlalchemy.orm import undefer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from strata.accounts.models import ROLE_RANK, ROLES, Membership, User
-from strata.db import db, public_scope
+from strata import audit
+from strata.db import current_scope, db, public_scope
 from strata.errors import Forbidden, NotFound, ValidationError
 from strata.tenancy.models import Tenant
 
@@ -163,7 +164,14 @@ def _lock_memberships(tenant_id: int) -> None:
     db.session.connection().exec_driver_sql("SELECT pg_advisory_xact_lock(7411, %(t)s)", {"t": tenant_id})
 
 
-def add_member(tenant_id: int, email: str, role: str) -> Member:
+def _audit(tenant_id: int, membership_id: int, action: str, actor_id: int | None, changes: dict, summary: str):
+    """Record a membership change in the tenant's audit log, in the same transaction, when running as it."""
+    scope = current_scope()
+    if scope is not None and scope.tenant_id == tenant_id:
+        audit.record("membership", membership_id, action, actor_id, changes, summary)
+
+
+def add_member(tenant_id: int, email: str, role: str, actor_id: int | None = None) -> Member:
     """Add the existing user with `email` to the tenant with `role`. Raises ValidationError."""
     email = _check_email(email)
     _check_role(role)
@@ -178,11 +186,15 @@ def add_member(tenant_id: int, email: str, role: str) -> Member:
             raise ValidationError.single("email", "unique", f"{email} is already a member.")
         membership = Membership(user_id=user.id, tenant_id=tenant_id, role=role)
         db.session.add(membership)
-        db.session.commit()
-        return Member(membership.id, user.id, user.email, user.name, role)
+        db.session.flush()
+        member = Member(membership.id, user.id, user.email, user.name, role)
+    _audit(tenant_id, member.membership_id, "create", actor_id, {"email": [None, email], "role": [None, role]},
+           f"{email} added as {role}")
+    db.session.commit()
+    return member
 
 
-def change_role(tenant_id: int, membership_id: int, role: str) -> None:
+def change_role(tenant_id: int, membership_id: int, role: str, actor_id: int | None = None) -> None:
     """Set a member's role; the last admin cannot be demoted. Raises ValidationError, NotFound."""
     _check_role(role)
     with public_scope():
@@ -191,11 +203,15 @@ def change_role(tenant_id: int, membership_id: int, role: str) -> None:
         if membership.role == "admin" and role != "admin" and _admins_left(tenant_id, membership.id) == 0:
             db.session.rollback()
             raise ValidationError.single("role", "last_admin", "The last admin cannot be demoted; promote someone first.")
+        old, email = membership.role, db.session.get(User, membership.user_id).email
         membership.role = role
-        db.session.commit()
+        db.session.flush()
+    if old != role:
+        _audit(tenant_id, membership_id, "update", actor_id, {"role": [old, role]}, f"{email}: {old} → {role}")
+    db.session.commit()
 
 
-def remove_member(tenant_id: int, membership_id: int) -> None:
+def remove_member(tenant_id: int, membership_id: int, actor_id: int | None = None) -> None:
     """Remove a member; the last admin cannot be removed. Raises ValidationError, NotFound."""
     with public_scope():
         _lock_memberships(tenant_id)
@@ -203,8 +219,12 @@ def remove_member(tenant_id: int, membership_id: int) -> None:
         if membership.role == "admin" and _admins_left(tenant_id, membership.id) == 0:
             db.session.rollback()
             raise ValidationError.single("member", "last_admin", "The last admin cannot be removed.")
+        old, email = membership.role, db.session.get(User, membership.user_id).email
         db.session.delete(membership)
-        db.session.commit()
+        db.session.flush()
+    _audit(tenant_id, membership_id, "delete", actor_id, {"email": [email, None], "role": [old, None]},
+           f"{email} removed")
+    db.session.commit()
 
 
 def require(access: TenantAccess, needed: str) -> None:

@@ -112,7 +112,7 @@ def member_counts() -> dict[int, int]:
     """Return the number of members of each tenant, by tenant id."""
     with public_scope():
         rows = db.session.execute(select(Membership.tenant_id, func.count()).group_by(Membership.tenant_id))
-        return dict(rows.tuples().all())
+        return {tenant_id: count for tenant_id, count in rows}
 
 
 def get_tenant(slug: str) -> Tenant:
