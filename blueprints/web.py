@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -65,6 +65,15 @@ def init_app(app: Flask) -> None:
             # it would be anyway), so nothing that shares this app context inherits its role.
             db.session.rollback()
             clear_scope()
+
+    @app.after_request
+    def _flash_out_of_band(response):
+        """htmx swaps only a fragment: send pending flash messages along as an out-of-band swap."""
+        if (request.htmx and response.mimetype == "text/html" and not response.direct_passthrough
+                and "_flashes" in session and "HX-Redirect" not in response.headers):
+            flashes = render_template("_flash.html")
+            response.set_data(response.get_data() + f'<div id="flash" hx-swap-oob="true">{flashes}</div>'.encode())
+        return response
 
     @app.context_processor
     def _navigation():
