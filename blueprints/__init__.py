@@ -16,7 +16,6 @@ from flask_login import current_user
 from strata.accounts.service import access_for
 from strata.db import Scope, enter_scope
 
-
 # The tenant navigation bar: (endpoint, label); features append theirs when their blueprint loads.
 TENANT_NAV: list[tuple[str, str]] = [("tenancy.dashboard", "Dashboard"), ("tenancy.members", "Members")]
 

@@ -22,7 +22,7 @@ from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
 from app import create_app
-from strata.accounts.models import Membership, User
+from strata.accounts.models import Membership
 from strata.accounts.service import create_user
 from strata.core import queues
 from strata.db import db

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from htmx_flask import make_response
 from flask_login import current_user, login_required
+from htmx_flask import make_response
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata.accounts import service as accounts

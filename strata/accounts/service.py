@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from strata.accounts.models import ROLE_RANK, ROLES, Membership, User
 from strata import audit
+from strata.accounts.models import ROLE_RANK, ROLES, Membership, User
 from strata.db import current_scope, db, public_scope
 from strata.errors import Forbidden, NotFound, ValidationError
 from strata.tenancy.models import Tenant
@@ -202,7 +202,8 @@ def change_role(tenant_id: int, membership_id: int, role: str, actor_id: int | N
         membership = _membership(tenant_id, membership_id)
         if membership.role == "admin" and role != "admin" and _admins_left(tenant_id, membership.id) == 0:
             db.session.rollback()
-            raise ValidationError.single("role", "last_admin", "The last admin cannot be demoted; promote someone first.")
+            raise ValidationError.single(
+                "role", "last_admin", "The last admin cannot be demoted; promote someone first.")
         old, email = membership.role, db.session.get(User, membership.user_id).email
         membership.role = role
         db.session.flush()

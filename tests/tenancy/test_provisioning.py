@@ -13,6 +13,17 @@ from strata.tenancy.models import Tenant
 from strata.tenancy.service import create_tenant, drop_tenant, tenant_context
 
 
+def write_revision(folder, revision: str, upgrade_body: str) -> None:
+    """Write a tenant revision on top of the current head into `folder`."""
+    head = migrations.script_directory().get_current_head()
+    body = textwrap.indent(textwrap.dedent(upgrade_body).strip(), "    ")
+    (folder / f"{revision}.py").write_text(
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f"revision = {revision!r}\ndown_revision = {head!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade():\n{body}\n\n\ndef downgrade():\n    pass\n"
+    )
+
+
 def _exists(kind: str, name: str) -> bool:
     query = {
         "schema": "SELECT 1 FROM pg_namespace WHERE nspname = :n",
@@ -88,23 +99,10 @@ def test_blank_name_is_refused(app):
 
 def test_failure_halfway_leaves_no_schema_role_or_row(app, tmp_path, make_user):
     """A migration that fails after the schema, role and first tables exist rolls all of it back."""
-    head = migrations.script_directory().get_current_head()
-    (tmp_path / "fail_halfway.py").write_text(textwrap.dedent(f'''
-        import sqlalchemy as sa
-        from alembic import op
-
-        revision = "fail_halfway"
-        down_revision = {head!r}
-        branch_labels = None
-        depends_on = None
-
-        def upgrade():
-            op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))
-            op.execute("SELECT 1 / 0")
-
-        def downgrade():
-            pass
-    '''))
+    write_revision(tmp_path, "fail_halfway", """
+        op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))
+        op.execute("SELECT 1 / 0")
+    """)
     owner = make_user()
     failing = migrations.script_directory([str(tmp_path)])
     with pytest.raises(Exception, match="division by zero"):
@@ -129,22 +127,9 @@ def test_drop_tenant_removes_schema_role_and_memberships(app, make_tenant, make_
 
 def test_migrate_all_upgrades_only_tenants_behind(app, make_tenant, tmp_path):
     first, second = make_tenant(), make_tenant()
-    head = migrations.script_directory().get_current_head()
-    (tmp_path / "extra.py").write_text(textwrap.dedent(f'''
-        import sqlalchemy as sa
-        from alembic import op
-
-        revision = "extra_note"
-        down_revision = {head!r}
-        branch_labels = None
-        depends_on = None
-
-        def upgrade():
-            op.add_column("audit_logs", sa.Column("note", sa.Text))
-
-        def downgrade():
-            op.drop_column("audit_logs", "note")
-    '''))
+    write_revision(tmp_path, "extra_note", """
+        op.add_column("audit_logs", sa.Column("note", sa.Text))
+    """)
     from strata.tenancy.service import migrate_tenants
 
     assert sorted(migrate_tenants().up_to_date) == sorted([first.slug, second.slug])
