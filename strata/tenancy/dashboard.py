@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from strata.audit import AuditLog
 from strata.db import db
@@ -41,3 +41,17 @@ def summary(activity_limit: int = 10) -> Summary:
     cards = [card for card in (build() for build in _card_builders) if card is not None]
     activity = list(db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(activity_limit)))
     return Summary(cards, activity)
+
+
+@register_card
+def _members_card() -> Card | None:
+    from strata.accounts.models import Membership
+    from strata.db import current_scope, public_scope
+
+    scope = current_scope()
+    if scope is None:
+        return None
+    with public_scope():
+        count = db.session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.tenant_id == scope.tenant_id))
+    return Card("Members", count, "tenancy.members", "People who can sign in to this tenant.")
