@@ -36,6 +36,10 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (auth_bp, home_bp, tenancy_bp, admin_bp, api_bp):
         app.register_blueprint(blueprint)
 
+    from blueprints.admin import jobs
+
+    jobs.init_app(app)
+
     from strata.cli import register_cli
 
     register_cli(app)

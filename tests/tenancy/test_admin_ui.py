@@ -63,3 +63,14 @@ def test_tenant_switcher_lists_only_my_tenants(client, login, make_tenant, make_
     login(user)
     page = client.get(f"/t/{mine.slug}/").get_data(as_text=True)
     assert "Yours Ltd" in page and "Secret Ltd" not in page
+
+
+def test_job_dashboard_is_for_platform_admins_only(client, login, make_user, app):
+    login(make_user(admin=False))
+    assert client.get("/admin/rq/").status_code == 404
+    client.post("/logout")
+    login(make_user(admin=True))
+    page = client.get("/admin/rq/")
+    assert page.status_code == 200 and "RQ" in page.get_data(as_text=True)
+    queues = client.get("/admin/rq/0/data/queues.json").get_json()
+    assert {"default", "streams", "backfills"} >= {q["name"] for q in queues["queues"]}
