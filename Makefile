@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FLASK  := $(BIN)/flask --app app:create_app
+HOST   := 127.0.0.1
+PORT   := 5000
 
 .PHONY: install run test test-fast bench lint chromium clean
 
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(FLASK) up
+	$(FLASK) up --host $(HOST) --port $(PORT)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -33,7 +35,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not e2e"
 
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,14 +1,17 @@
 """`flask up`: the whole product on one machine, stopped together with Ctrl-C.
 
-This process owns the embedded PostgreSQL and Redis (when no URLs are configured), applies
+This process holds the embedded PostgreSQL and Redis (when no URLs are configured), applies
 migrations, ensures the demo data, then runs the worker and the web server as children
-that reach the same servers through DATABASE_URL / REDIS_URL.
+that reach the same servers through DATABASE_URL / REDIS_URL. The children run in their
+own sessions, so a Ctrl-C at the terminal reaches only this process, which stops them
+first and the servers last.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 
 import click
 from flask import Flask
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # Extra long-running children that features add (name, argv after `flask`).
 EXTRA_PROCESSES: list[tuple[str, list[str]]] = []
@@ -58,8 +63,79 @@ def prepare(app: Flask) -> tuple[str, str]:
         return ensure_demo(app.instance_path)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise ClickException when the web server could not listen on `host`:`port`."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host}: {exc.strerror}") from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror}. Is Strata already running? "
+                f"Stop it first, or use another port: make run PORT={port + 1}"
+            ) from exc
+
+
+def _spawn(argv: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen:
+    """Start a child in its own session (so a terminal's Ctrl-C reaches only us) that dies with us on Linux."""
+    preexec = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+        def preexec() -> None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True, preexec_fn=preexec)
+
+
+def _wait_until_serving(host: str, port: int, children: list[Child], stopped) -> bool:
+    """Wait (at most a minute) for the web server to accept connections; False if a child died or we were stopped."""
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if stopped() or any(c.process.poll() is not None for c in children):
+            return False
+        try:
+            with socket.create_connection((target, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return True
+
+
+def _stop_children(children: list[Child]) -> None:
+    """SIGTERM each child (RQ: warm shutdown), again after 10 s (cold), then kill its process group."""
+    for signum, grace in ((signal.SIGTERM, 10), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        running = [c for c in children if c.process.poll() is None]
+        if not running:
+            return
+        for child in running:
+            try:
+                if signum == signal.SIGKILL:
+                    os.killpg(child.process.pid, signum)  # also the worker's scheduler and work horse
+                else:
+                    child.process.send_signal(signum)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        for child in running:
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+
+
 def run_stack(app: Flask, host: str, port: int) -> None:
-    """Run until Ctrl-C or until a child dies, then stop every child."""
+    """Run until Ctrl-C or until a child dies, then stop every child and the embedded servers."""
+    from strata.runtime import release_embedded
+
+    check_port_free(host, port)
     email, password = prepare(app)
     env = child_environment(app)
     specs = [
@@ -67,10 +143,6 @@ def run_stack(app: Flask, host: str, port: int) -> None:
         *EXTRA_PROCESSES,
         ("web", _flask("run", "--host", host, "--port", str(port), "--no-reload", "--with-threads")),
     ]
-    children = [Child(name, subprocess.Popen(argv, env=env, cwd=app.root_path)) for name, argv in specs]
-    click.secho(f"\nStrata is running at http://{host}:{port}/", fg="green", bold=True)
-    click.secho(f"Sign in as {email} with password {password}", fg="green")
-    click.echo("Press Ctrl-C to stop everything.\n")
 
     stopping = False
 
@@ -78,23 +150,29 @@ def run_stack(app: Flask, host: str, port: int) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+
+    failed = False
+    children: list[Child] = []
     try:
+        for name, argv in specs:
+            children.append(Child(name, _spawn(argv, env, app.root_path)))
+        if _wait_until_serving(host, port, children, lambda: stopping):
+            click.secho(f"\nStrata is running at http://{host}:{port}/", fg="green", bold=True)
+            click.secho(f"Sign in as {email} with password {password}", fg="green")
+            click.echo("Press Ctrl-C to stop everything.\n")
         while not stopping:
             dead = next((c for c in children if c.process.poll() is not None), None)
             if dead is not None:
                 click.secho(f"{dead.name} exited with {dead.process.returncode}; stopping.", fg="red", err=True)
+                failed = True
                 break
             time.sleep(0.5)
     finally:
-        for child in children:
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
+        click.echo("Stopping…")
+        _stop_children(children)
+        release_embedded()
         click.echo("Stopped.")
+    if failed:
+        sys.exit(1)
