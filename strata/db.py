@@ -17,8 +17,8 @@ from datetime import datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from psycopg import sql
-from sqlalchemy import DateTime, MetaData, event, func, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 NAMING_CONVENTION = {
@@ -66,8 +66,18 @@ class Scope:
 
 _current: ContextVar[Scope | None] = ContextVar("strata_scope", default=None)
 
-_APPLY = text("SELECT set_config('role', :role, true), set_config('search_path', :path, true)")
-_RESET = text("SELECT set_config('role', 'none', true), set_config('search_path', 'public', true)")
+_APPLY_SQL = "SELECT set_config('role', %(role)s, true), set_config('search_path', %(path)s, true)"
+_PATH_SQL = "SELECT set_config('search_path', %(path)s, true)"
+_RESET_SQL = "SELECT set_config('role', 'none', true), set_config('search_path', 'public', true)"
+
+# Per-connection bookkeeping for the open transaction: the scope the code wants and the
+# scope last set on the server. A switch only records what is wanted; the `set_config`
+# goes out just before the next statement and only when the two differ, so a request
+# that steps into the public scope and back without a query there costs nothing.
+_WANTED, _APPLIED = "strata_scope_wanted", "strata_scope_applied"
+_UNKNOWN = object()  # after a savepoint rollback: the server may hold either state
+switch_count = [0]  # scope switches sent by the hook in this process (read by bench/tenancy.py)
+_SAVEPOINT_COMMANDS = ("SAVEPOINT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 def current_scope() -> Scope | None:
@@ -75,27 +85,63 @@ def current_scope() -> Scope | None:
     return _current.get()
 
 
-def apply_scope(connection: Connection, scope: Scope | None) -> None:
-    """Switch the open transaction on `connection` to `scope` (None: the login role, public)."""
+def _scope_statement(scope: Scope | None) -> tuple[str, dict]:
     if scope is None:
-        connection.execute(_RESET)
-    elif scope.enforced:
-        connection.execute(_APPLY, {"role": scope.role, "path": scope.search_path})
-    else:
-        connection.execute(text("SELECT set_config('search_path', :path, true)"), {"path": scope.search_path})
+        return _RESET_SQL, {}
+    if scope.enforced:
+        return _APPLY_SQL, {"role": scope.role, "path": scope.search_path}
+    return _PATH_SQL, {"path": scope.search_path}
+
+
+def apply_scope(connection: Connection, scope: Scope | None) -> None:
+    """Switch the open transaction on `connection` to `scope` now (None: the login role, public)."""
+    connection.info[_WANTED] = connection.info[_APPLIED] = scope
+    statement, params = _scope_statement(scope)
+    connection.exec_driver_sql(statement, params)
 
 
 @event.listens_for(Session, "after_begin")
 def _scope_new_transaction(session: Session, transaction, connection: Connection) -> None:
-    scope = _current.get()
-    if scope is not None:
-        apply_scope(connection, scope)
+    if transaction.nested:
+        return  # a savepoint inherits whatever its enclosing transaction has set
+    # A new transaction starts as the login role with the default search_path.
+    connection.info[_APPLIED] = None
+    connection.info[_WANTED] = _current.get()
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _apply_before_statement(conn, cursor, statement, parameters, context, executemany) -> None:
+    info = conn.info
+    if _WANTED not in info:
+        return  # not a session transaction: callers of apply_scope manage it themselves
+    wanted = info[_WANTED]
+    if info.get(_APPLIED, _UNKNOWN) == wanted or statement.startswith(_SAVEPOINT_COMMANDS):
+        return
+    scope_sql, params = _scope_statement(wanted)
+    cursor.execute(scope_sql, params)
+    info[_APPLIED] = wanted
+    switch_count[0] += 1
+
+
+def _forget(conn, *args) -> None:
+    conn.info.pop(_WANTED, None)
+    conn.info.pop(_APPLIED, None)
+
+
+def _unsure(conn, *args) -> None:
+    if _APPLIED in conn.info:
+        conn.info[_APPLIED] = _UNKNOWN
+
+
+event.listen(Engine, "commit", _forget)
+event.listen(Engine, "rollback", _forget)
+event.listen(Engine, "rollback_savepoint", _unsure)
 
 
 def _reapply() -> None:
     session = db.session()
     if session.in_transaction():
-        apply_scope(session.connection(), _current.get())
+        session.connection().info[_WANTED] = _current.get()
 
 
 def _switch(scope: Scope | None) -> object:

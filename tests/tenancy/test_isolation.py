@@ -123,3 +123,25 @@ def test_pool_of_one_never_leaks_role_or_search_path(make_app, make_user, make_t
             assert public["role"] == login_role and "tenant_" not in public["path"]
     with app.app_context():
         assert db.engine.pool.size() == 1
+
+
+def test_scope_switch_inside_a_savepoint_survives_its_rollback(app, make_tenant):
+    from strata.db import public_scope
+
+    tenant = make_tenant("alpha")
+    login_role = db.session.execute(text("SELECT current_user")).scalar()
+    db.session.commit()
+    with tenant_context(tenant.id):
+        assert db.session.execute(text("SELECT current_user")).scalar() == "tenant_alpha_role"
+        savepoint = db.session.begin_nested()
+        with public_scope():
+            assert db.session.execute(text("SELECT current_user")).scalar() == login_role
+            with pytest.raises(Exception, match="division by zero"):
+                db.session.execute(text("SELECT 1 / 0"))
+        savepoint.rollback()
+        # The server undid the switch back to the tenant along with the savepoint; it is redone.
+        assert db.session.execute(text("SELECT current_user")).scalar() == "tenant_alpha_role"
+        with pytest.raises(Exception, match="permission denied"):
+            with db.session.begin_nested():
+                db.session.execute(text("SELECT * FROM public.memberships"))
+        assert db.session.execute(text("SELECT count(*) FROM audit_logs")).scalar() == 0
