@@ -30,10 +30,12 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.admin.views import bp as admin_bp
     from blueprints.api.views import bp as api_bp
     from blueprints.auth.views import bp as auth_bp
+    from blueprints.business_objects.admin import bp as bo_admin_bp
+    from blueprints.business_objects.api import bp as bo_api_bp
     from blueprints.tenancy.views import bp as tenancy_bp
     from blueprints.tenancy.views import home_bp
 
-    for blueprint in (auth_bp, home_bp, tenancy_bp, admin_bp, api_bp):
+    for blueprint in (auth_bp, home_bp, tenancy_bp, admin_bp, api_bp, bo_admin_bp, bo_api_bp):
         app.register_blueprint(blueprint)
 
     from blueprints.admin import jobs

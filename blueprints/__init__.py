@@ -17,7 +17,11 @@ from strata.accounts.service import access_for
 from strata.db import Scope, enter_scope
 
 # The tenant navigation bar: (endpoint, label); features append theirs when their blueprint loads.
-TENANT_NAV: list[tuple[str, str]] = [("tenancy.dashboard", "Dashboard"), ("tenancy.members", "Members")]
+TENANT_NAV: list[tuple[str, str]] = [
+    ("tenancy.dashboard", "Dashboard"),
+    ("bo_admin.fields", "Fields"),
+    ("tenancy.members", "Members"),
+]
 
 
 def _pop_slug(endpoint: str | None, values: dict | None) -> None:

@@ -1,11 +1,10 @@
 """Tenant isolation: pages, API, raw SQL, workers and pooled connections never cross tenants."""
 
-import re
-
 import pytest
 from flask import jsonify
 from rq.job import JobStatus
 from sqlalchemy import text
+from werkzeug.routing.converters import AnyConverter
 
 from blueprints import tenant_blueprint
 from strata import audit
@@ -22,8 +21,12 @@ def _tenant_rules(app):
 
 
 def _url(rule, slug: str) -> str:
-    url = rule.rule.replace("<slug>", slug)
-    return re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "1", url)
+    """Build the rule's URL for `slug`, with 1 for numbers and the first choice of any(…) parts."""
+    values = {"slug": slug}
+    for name, converter in rule._converters.items():
+        if name != "slug":
+            values[name] = sorted(converter.items)[0] if isinstance(converter, AnyConverter) else 1
+    return rule.build(values)[1]
 
 
 def _mark(tenant, summary: str) -> None:
@@ -42,7 +45,8 @@ def test_member_of_a_gets_404_on_every_b_url(app, client, login, make_tenant):
             response = client.open(_url(rule, b.slug), method=method)
             assert response.status_code == 404, f"{method} {rule.rule} gave {response.status_code}"
             own = client.open(_url(rule, a.slug), method=method)
-            assert own.status_code != 404 or "<int:" in rule.rule, f"{method} {rule.rule} 404 for own tenant"
+            # An id that does not exist may be 404 in one's own tenant too; a bare collection may not.
+            assert own.status_code != 404 or "int:" in rule.rule, f"{method} {rule.rule} 404 for own tenant"
             checked += 1
     assert checked >= 5
 

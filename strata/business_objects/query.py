@@ -1,0 +1,338 @@
+"""List companies, partners and products: search, typed filters and sorts on core and custom fields, pages.
+
+A custom field's values live as JSON text in `business_object_extensions.field_value`, one row
+per (entity, field). A page costs a constant three statements whatever its size: the page
+rows (one join of the extension table per filtered or sorted custom field, LEFT for sort-only
+or null tests, matched on (entity_type, entity_id, field_name, company_id) as the unique
+constraint is), the total count (joining only the filtered fields) and the custom values
+of the page's rows in one `IN` query. Values are compared as their declared type: the stored
+JSON text is cast inside a CASE on the row's `field_type`, so a value stored under another
+type reads as NULL instead of failing the cast. Field names are checked against the
+tenant's definitions and reach SQL only as bound parameters; columns only as SQLAlchemy
+constructs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Date, DateTime, Numeric, Select, and_, case, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import aliased
+
+from strata.business_objects import cache
+from strata.business_objects.fields import FieldSpec, FieldValueError, coerce, deserialise, to_jsonable
+from strata.business_objects.models import BusinessObjectExtension
+from strata.business_objects.service import KINDS, Kind, company_scope, kind_of
+from strata.db import db
+from strata.errors import FieldError, ValidationError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "contains", "in", "is_null", "is_not_null")
+NULL_OPERATORS = ("is_null", "is_not_null")
+_ORDERED = ("eq", "neq", "lt", "lte", "gt", "gte", "in", *NULL_OPERATORS)
+_ALLOWED = {
+    "integer": _ORDERED, "decimal": _ORDERED, "date": _ORDERED, "datetime": _ORDERED,
+    "boolean": ("eq", "neq", *NULL_OPERATORS),
+    "string": OPERATORS, "text": OPERATORS, "email": OPERATORS, "url": OPERATORS, "select": OPERATORS,
+    "multiselect": ("contains", *NULL_OPERATORS),
+    "json": NULL_OPERATORS,
+}
+_UNSORTABLE = ("multiselect", "json")
+# Core columns every kind has besides its editable fields, with the type they compare as.
+_SYSTEM = (FieldSpec("id", "Id", "integer"), FieldSpec("created_at", "Created", "datetime"),
+           FieldSpec("updated_at", "Updated", "datetime"))
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One condition: `field` `op` `value` (a raw value, a list for `in`, ignored for null tests)."""
+
+    field: str
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Sort:
+    """One sort key: a field name, descending when `desc`."""
+
+    field: str
+    desc: bool = False
+
+
+@dataclass
+class Page:
+    """One page of objects, their custom values by object id, and the count of all matches."""
+
+    rows: list[Any]
+    custom: dict[int, dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+    entity_type: str = ""
+    fields: list[FieldSpec] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The SQL a list request runs: the page of rows and the total count (both ready to execute)."""
+
+    page: Select
+    count: Select
+    kind: Kind
+
+
+def parse_sort(text: str | None) -> list[Sort]:
+    """Return the sort keys of `"-employees,name"` (a leading minus sorts descending)."""
+    keys = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if part:
+            keys.append(Sort(part[1:].strip(), True) if part.startswith("-") else Sort(part.lstrip("+").strip()))
+    return keys
+
+
+def parse_filter(name: str, text: str) -> Filter:
+    """Return the Filter of a query parameter `name=op:value` (`in:a,b`, `is_null`); raise ValidationError."""
+    op, sep, value = text.partition(":")
+    if not sep:
+        if text in NULL_OPERATORS:
+            return Filter(name, text)
+        return Filter(name, "eq", text)
+    if op not in OPERATORS:
+        raise ValidationError.single(name, "operator", f"Unknown operator {op!r} for {name}; use one of "
+                                                       f"{', '.join(OPERATORS)} as {name}=op:value.")
+    return Filter(name, op, value.split(",") if op == "in" else value)
+
+
+def _fail(name: str, rule: str, message: str) -> FieldError:
+    return FieldError(name, rule, message)
+
+
+class _Builder:
+    """Turns checked filters and sorts into the page and count statements of one kind."""
+
+    def __init__(self, kind: Kind, specs: list[FieldSpec]):
+        self.kind = kind
+        self.model = kind.model
+        self.core = {s.name: s for s in (*_SYSTEM, *kind.fields)}
+        self.custom = {s.name: s for s in specs}
+        self.errors: list[FieldError] = []
+        self.aliases: dict[str, Any] = {}
+        self.inner: set[str] = set()  # fields a value filter needs: joined INNER, the rest LEFT
+
+    def spec(self, name: str, rule_context: str) -> FieldSpec | None:
+        found = self.core.get(name) or self.custom.get(name)
+        if found is None:
+            self.errors.append(_fail(name, "unknown_field", f"{name!r} is not a field of a {self.kind.entity_type} "
+                                                            f"that can be {rule_context}."))
+        return found
+
+    def alias(self, spec: FieldSpec, outer: bool):
+        if spec.name not in self.aliases:
+            self.aliases[spec.name] = aliased(BusinessObjectExtension, name=f"cf{len(self.aliases)}")
+        if not outer:
+            self.inner.add(spec.name)
+        return self.aliases[spec.name]
+
+    def typed(self, spec: FieldSpec, outer: bool):
+        """Return the SQL expression of `spec`'s value as its declared type."""
+        if not spec.is_custom:
+            return getattr(self.model, spec.name)
+        ext = self.alias(spec, outer)
+        return _typed_value(ext, spec.field_type)
+
+    def condition(self, flt: Filter):
+        spec = self.spec(flt.field, "filtered on")
+        if spec is None:
+            return None
+        allowed = _ALLOWED.get(spec.field_type, NULL_OPERATORS)
+        if flt.op not in allowed:
+            self.errors.append(_fail(flt.field, "operator", f"{spec.label} cannot be filtered with {flt.op!r}; use "
+                                                            f"one of {', '.join(allowed)}."))
+            return None
+        expr = self.typed(spec, outer=flt.op in NULL_OPERATORS)
+        if flt.op == "is_null":
+            return expr.is_(None)
+        if flt.op == "is_not_null":
+            return expr.is_not(None)
+        if flt.op == "contains":
+            return self.contains(spec, expr, flt.value)
+        values = self.coerced(spec, flt)
+        if values is None:
+            return None
+        if flt.op == "in":
+            return expr.in_(values)
+        return _COMPARE[flt.op](expr, values[0])
+
+    def contains(self, spec: FieldSpec, expr, raw: Any):
+        if not isinstance(raw, str) or not raw.strip():
+            self.errors.append(_fail(spec.name, "type", f"{spec.label} contains needs some text to look for."))
+            return None
+        if spec.field_type == "multiselect":
+            return cast(expr, JSONB).contains(func.jsonb_build_array(raw.strip()))
+        return expr.icontains(raw.strip(), autoescape=True)
+
+    def coerced(self, spec: FieldSpec, flt: Filter) -> list[Any] | None:
+        raws = flt.value if isinstance(flt.value, list | tuple) else [flt.value]
+        lookup = FieldSpec(spec.name, spec.label, spec.field_type)  # options do not limit a search
+        if spec.field_type == "select":
+            lookup = FieldSpec(spec.name, spec.label, "string")
+        try:
+            values = [coerce(lookup, raw) for raw in raws]
+        except FieldValueError as exc:
+            self.errors.append(exc.error)
+            return None
+        if not values or any(v is None for v in values):
+            self.errors.append(_fail(spec.name, "required", f"{spec.label} {flt.op} needs a value "
+                                                            "(use is_null to find empty ones)."))
+            return None
+        if spec.field_type in ("integer", "decimal") and spec.is_custom:
+            values = [_as_numeric(v) for v in values]
+        return values
+
+    def order(self, key: Sort):
+        spec = self.spec(key.field, "sorted by")
+        if spec is None:
+            return None
+        if spec.field_type in _UNSORTABLE:
+            self.errors.append(_fail(key.field, "sort", f"{spec.label} ({spec.field_type}) cannot be sorted on."))
+            return None
+        expr = self.typed(spec, outer=True)
+        return (expr.desc() if key.desc else expr.asc()).nulls_last()
+
+    def joined(self, query: Select, names: set[str]) -> Select:
+        for name, ext in self.aliases.items():
+            if name not in names:
+                continue
+            spec = self.custom[name]
+            on = and_(ext.entity_type == self.kind.entity_type, ext.entity_id == self.model.id,
+                      ext.field_name == spec.name,
+                      ext.company_id.is_(None) if spec.company_id is None else ext.company_id == spec.company_id)
+            query = query.join(ext, on, isouter=name not in self.inner)
+        return query
+
+
+def _typed_value(ext, field_type: str):
+    """Return the extension's value as SQL of `field_type`, NULL when the row holds another type."""
+    value = ext.field_value
+    if field_type in ("integer", "decimal"):
+        return case((ext.field_type.in_(("integer", "decimal")), cast(value, Numeric)))
+    if field_type == "boolean":
+        return case((ext.field_type == "boolean", cast(value, Boolean)))
+    if field_type == "date":
+        return case((ext.field_type == "date", cast(func.btrim(value, '"'), Date)))
+    if field_type == "datetime":
+        return case((ext.field_type == "datetime", cast(func.btrim(value, '"'), DateTime(timezone=True))))
+    if field_type in ("multiselect", "json"):
+        return case((ext.field_type == field_type, value))
+    # Text kinds: the JSON string, unescaped (->> of a one-element array built around it).
+    return case((ext.field_type == field_type, func.jsonb_build_array(cast(value, JSONB)).op("->>")(0)))
+
+
+def _as_numeric(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(value)
+
+
+_COMPARE = {
+    "eq": lambda e, v: e == v, "neq": lambda e, v: e != v, "lt": lambda e, v: e < v,
+    "lte": lambda e, v: e <= v, "gt": lambda e, v: e > v, "gte": lambda e, v: e >= v,
+}
+
+
+def _page_bounds(limit: Any, offset: Any) -> tuple[int, int, list[FieldError]]:
+    errors = []
+    try:
+        limit = DEFAULT_LIMIT if limit in (None, "") else int(limit)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(_fail("limit", "range", f"Limit must be a whole number from 1 to {MAX_LIMIT}."))
+        limit = DEFAULT_LIMIT
+    try:
+        offset = 0 if offset in (None, "") else int(offset)
+        if offset < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(_fail("offset", "range", "Offset must be a whole number, 0 or more."))
+        offset = 0
+    return limit, offset, errors
+
+
+def build(entity_type: str, *, q: str | None = None, filters: list[Filter] = (), sort: list[Sort] = (),
+          limit: Any = None, offset: Any = None, company_id: int | None = None) -> tuple[Statements, int, int]:
+    """Return the page and count statements of a list request with its limit and offset; raise ValidationError.
+
+    `company_id` (partners) lists one company's partners and lets its company-only fields be used.
+    """
+    kind = kind_of(entity_type)
+    specs = cache.current().fields_for(entity_type, company_id if entity_type == "partner" else None)
+    builder = _Builder(kind, specs)
+    limit, offset, errors = _page_bounds(limit, offset)
+    builder.errors.extend(errors)
+    conditions = [c for c in (builder.condition(f) for f in filters) if c is not None]
+    filtered = set(builder.aliases)
+    orders = [o for o in (builder.order(s) for s in sort) if o is not None]
+    if builder.errors:
+        raise ValidationError(builder.errors)
+    model = kind.model
+    if q is not None and q.strip():
+        conditions.append(model.name.icontains(q.strip(), autoescape=True))
+    if company_id is not None and entity_type == "partner":
+        conditions.append(model.company_id == company_id)
+    page = builder.joined(select(model), set(builder.aliases)).where(*conditions)
+    page = page.order_by(*orders, model.id.desc() if sort and sort[-1].desc else model.id).limit(limit).offset(offset)
+    count = builder.joined(select(func.count()).select_from(model), filtered).where(*conditions)
+    return Statements(page, count, kind), limit, offset
+
+
+def values_statement(entity_type: str, ids: list[int]) -> Select:
+    """Return the one query that reads every custom value of the objects `ids`."""
+    ext = BusinessObjectExtension
+    return select(ext.entity_id, ext.field_name, ext.company_id, ext.field_type, ext.field_value).where(
+        ext.entity_type == entity_type, ext.entity_id.in_(ids))
+
+
+def custom_values_of(entity_type: str, rows: list[Any]) -> dict[int, dict[str, Any]]:
+    """Return {object id: {field: typed value}} for `rows`, in one query, keeping only fields that apply."""
+    out: dict[int, dict[str, Any]] = {row.id: {} for row in rows}
+    if not rows:
+        return out
+    config = cache.current()
+    applicable = {row.id: {s.name: s for s in config.fields_for(entity_type, company_scope(entity_type, row))}
+                  for row in rows}
+    for entity_id, name, company_id, field_type, text in db.session.execute(values_statement(entity_type, list(out))):
+        spec = applicable[entity_id].get(name)
+        if spec is None or spec.company_id != company_id or field_type != spec.field_type:
+            continue
+        out[entity_id][name] = deserialise(spec.field_type, text)
+    return out
+
+
+def list_objects(entity_type: str, *, q: str | None = None, filters: list[Filter] = (), sort: list[Sort] = (),
+                 limit: Any = None, offset: Any = None, company_id: int | None = None) -> Page:
+    """Return one Page of `entity_type` matching `q` and `filters` in `sort` order; raise ValidationError."""
+    statements, limit, offset = build(entity_type, q=q, filters=filters, sort=sort, limit=limit, offset=offset,
+                                      company_id=company_id)
+    rows = list(db.session.scalars(statements.page))
+    total = db.session.scalar(statements.count)
+    return Page(rows, custom_values_of(entity_type, rows), total, limit, offset, entity_type)
+
+
+def as_dict(entity_type: str, obj: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Return an object with its custom values as JSON-ready data."""
+    kind = KINDS[entity_type]
+    data = {"id": obj.id}
+    for spec in kind.fields:
+        data[spec.name] = to_jsonable(getattr(obj, spec.name))
+    data["framework_version"] = obj.framework_version
+    data["created_by"] = obj.created_by
+    data["created_at"] = to_jsonable(obj.created_at)
+    data["updated_at"] = to_jsonable(obj.updated_at)
+    data["custom_fields"] = to_jsonable(custom)
+    return data
+

@@ -1,0 +1,151 @@
+"""Listing business objects: typed filters and sorts on custom fields, search, pages, statement count."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event
+
+from strata.business_objects import query
+from strata.business_objects.query import Filter, Sort
+from strata.db import db
+from strata.errors import ValidationError
+
+
+def _names(page) -> list[str]:
+    return [row.name for row in page.rows]
+
+
+@pytest.fixture
+def companies(scoped, bo):
+    bo.field("company", "employees", "integer")
+    bo.field("company", "founded", "date")
+    bo.field("company", "revenue", "decimal")
+    bo.field("company", "active", "boolean")
+    bo.field("company", "sector", "string")
+    rows = [("Nine", 9, "2019-12-31", "9.5", True, "retail"), ("Ten", 10, "2020-01-01", "10.25", False, "Tech"),
+            ("Hundred", 100, "1999-06-01", "100", True, "tech 50%"), ("Blank", None, None, None, None, None)]
+    for name, employees, founded, revenue, active, sector in rows:
+        bo.company(name, custom={"employees": employees, "founded": founded, "revenue": revenue, "active": active,
+                                 "sector": sector})
+
+
+def test_integer_filter_and_sort_compare_as_numbers(companies):
+    assert _names(query.list_objects("company", filters=[Filter("employees", "gt", "9")],
+                                     sort=[Sort("employees")])) == ["Ten", "Hundred"]
+    page = query.list_objects("company", sort=[Sort("employees", desc=True)])
+    assert _names(page) == ["Hundred", "Ten", "Nine", "Blank"]  # 100 > 10 > 9, no value last
+    assert page.total == 4
+
+
+def test_dates_and_decimals_compare_as_their_types(companies):
+    assert _names(query.list_objects("company", filters=[Filter("founded", "lt", "2020-01-01")],
+                                     sort=[Sort("founded")])) == ["Hundred", "Nine"]
+    assert _names(query.list_objects("company", filters=[Filter("revenue", "gte", "10")],
+                                     sort=[Sort("revenue")])) == ["Ten", "Hundred"]
+    assert _names(query.list_objects("company", filters=[Filter("revenue", "in", ["9.50", "100.0"])],
+                                     sort=[Sort("name")])) == ["Hundred", "Nine"]
+
+
+def test_boolean_text_and_null_operators(companies):
+    assert _names(query.list_objects("company", filters=[Filter("active", "eq", "yes")],
+                                     sort=[Sort("name")])) == ["Hundred", "Nine"]
+    assert _names(query.list_objects("company", filters=[Filter("sector", "contains", "tech")],
+                                     sort=[Sort("name")])) == ["Hundred", "Ten"]
+    # % is a literal character, not a wildcard
+    assert _names(query.list_objects("company", filters=[Filter("sector", "contains", "50%")])) == ["Hundred"]
+    assert _names(query.list_objects("company", filters=[Filter("employees", "is_null")])) == ["Blank"]
+    assert query.list_objects("company", filters=[Filter("employees", "is_not_null")]).total == 3
+    assert _names(query.list_objects("company", filters=[Filter("sector", "neq", "retail")],
+                                     sort=[Sort("name", desc=True)])) == ["Ten", "Hundred"]
+
+
+def test_search_core_filters_and_values_of_the_page(companies):
+    page = query.list_objects("company", q="e", filters=[Filter("name", "neq", "Blank")], sort=[Sort("name")])
+    assert _names(page) == ["Hundred", "Nine", "Ten"]
+    ten = page.rows[2]
+    assert page.custom[ten.id] == {"employees": 10, "founded": date(2020, 1, 1), "revenue": Decimal("10.25"),
+                                   "active": False, "sector": "Tech"}
+
+
+def test_offset_pages_and_total(companies):
+    first = query.list_objects("company", sort=[Sort("employees")], limit=2)
+    second = query.list_objects("company", sort=[Sort("employees")], limit=2, offset=2)
+    assert (_names(first), _names(second)) == (["Nine", "Ten"], ["Hundred", "Blank"])
+    assert first.total == second.total == 4 and first.limit == 2 and second.offset == 2
+
+
+def test_unknown_field_operator_and_bad_value_name_the_field(companies):
+    with pytest.raises(ValidationError) as caught:
+        query.list_objects("company", filters=[Filter("nope", "eq", "1"), Filter("employees", "contains", "1"),
+                                               Filter("founded", "lt", "soon")], sort=[Sort("missing")])
+    assert {(e.field, e.rule) for e in caught.value.errors} == {
+        ("nope", "unknown_field"), ("employees", "operator"), ("founded", "type"), ("missing", "unknown_field")}
+    with pytest.raises(ValidationError) as caught:
+        query.list_objects("company", limit=0)
+    assert caught.value.errors[0].field == "limit"
+
+
+def test_parse_filter_and_sort():
+    assert query.parse_filter("founded", "lt:2020-01-01") == Filter("founded", "lt", "2020-01-01")
+    assert query.parse_filter("tier", "in:a,b") == Filter("tier", "in", ["a", "b"])
+    assert query.parse_filter("name", "Acme") == Filter("name", "eq", "Acme")
+    assert query.parse_filter("email", "is_null") == Filter("email", "is_null")
+    assert query.parse_sort("-employees, name") == [Sort("employees", True), Sort("name")]
+    with pytest.raises(ValidationError) as caught:
+        query.parse_filter("employees", "above:3")
+    assert (caught.value.errors[0].field, caught.value.errors[0].rule) == ("employees", "operator")
+
+
+def test_value_stored_under_another_type_reads_as_null_instead_of_failing(scoped, bo):
+    from strata.business_objects.models import BusinessObjectExtension
+
+    bo.field("product", "weight", "integer")
+    widget = bo.product("Widget", custom={"weight": 3})
+    bo.product("Gadget", custom={"weight": 5})
+    row = db.session.query(BusinessObjectExtension).filter_by(entity_id=widget.id).one()
+    row.field_type, row.field_value = "string", '"heavy"'
+    db.session.flush()
+    assert _names(query.list_objects("product", filters=[Filter("weight", "gt", "1")], sort=[Sort("weight")])) == [
+        "Gadget"]
+
+
+def test_partner_company_fields_apply_with_company_id(scoped, bo):
+    acme = bo.company("Acme")
+    other = bo.company("Other")
+    bo.field("partner", "badge", "integer", company_id=acme.id)
+    bo.partner(acme.id, "Ann", custom={"badge": 7})
+    bo.partner(other.id, "Bob")
+    page = query.list_objects("partner", company_id=acme.id, filters=[Filter("badge", "eq", "7")])
+    assert _names(page) == ["Ann"] and page.custom[page.rows[0].id] == {"badge": 7}
+    with pytest.raises(ValidationError):
+        query.list_objects("partner", filters=[Filter("badge", "eq", "7")])
+
+
+def test_statements_per_page_do_not_grow_with_rows(scoped, bo):
+    for name in ("tier", "score", "joined"):
+        bo.field("partner", name, {"tier": "string", "score": "integer", "joined": "date"}[name])
+    company = bo.company()
+    for i in range(60):
+        bo.partner(company.id, f"P{i:02}", custom={"tier": "gold" if i % 2 else "silver", "score": i,
+                                                   "joined": f"2020-01-{i % 28 + 1:02}"})
+    db.session.flush()
+    query.list_objects("partner", limit=1)  # warm the config cache
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    counts = {}
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for limit in (5, 50):
+            statements.clear()
+            page = query.list_objects("partner", filters=[Filter("tier", "eq", "gold"), Filter("score", "gte", "1")],
+                                      sort=[Sort("joined", desc=True), Sort("score")], limit=limit)
+            assert len(page.rows) == min(limit, 30) and page.total == 30
+            assert all(set(page.custom[row.id]) == {"tier", "score", "joined"} for row in page.rows)
+            counts[limit] = len(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert counts[5] == counts[50] == 3
