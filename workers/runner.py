@@ -37,3 +37,15 @@ def run_worker(app: Flask, queue_names: list[str], *, burst: bool = False, with_
     with app.app_context():
         worker = make_worker(app, queue_names)
         return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+
+
+class AppWorker(StrataWorker):
+    """For `rq worker -w workers.runner.AppWorker` or `rq worker-pool -w …`: builds the app from the
+    environment (DATABASE_URL, REDIS_URL, SECRET_KEY…) once, and works inside its context."""
+
+    def __init__(self, *args, **kwargs):
+        from app import create_app
+
+        self.app = create_app()
+        self.app.app_context().push()
+        super().__init__(*args, **kwargs)
