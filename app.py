@@ -32,10 +32,12 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.auth.views import bp as auth_bp
     from blueprints.business_objects.admin import bp as bo_admin_bp
     from blueprints.business_objects.api import bp as bo_api_bp
+    from blueprints.business_objects.pages import bp as objects_bp
+    from blueprints.business_objects.transfer import bp as transfer_bp
     from blueprints.tenancy.views import bp as tenancy_bp
     from blueprints.tenancy.views import home_bp
 
-    for blueprint in (auth_bp, home_bp, tenancy_bp, admin_bp, api_bp, bo_admin_bp, bo_api_bp):
+    for blueprint in (auth_bp, home_bp, tenancy_bp, admin_bp, api_bp, bo_admin_bp, bo_api_bp, transfer_bp, objects_bp):
         app.register_blueprint(blueprint)
 
     from blueprints.admin import jobs

@@ -100,6 +100,7 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
 
 
 DEFAULTS: dict = {
+    "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,  # CSV imports are capped at 10 MB; the rest is form overhead
     "WTF_CSRF_TIME_LIMIT": None,
     "WTF_CSRF_HEADERS": ["X-CSRFToken"],
     "PASSWORD_HASH_METHOD": "scrypt",

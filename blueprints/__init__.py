@@ -16,11 +16,14 @@ from flask_login import current_user
 from strata.accounts.service import access_for
 from strata.db import Scope, enter_scope
 
-# The tenant navigation bar: (endpoint, label); features append theirs when their blueprint loads.
-TENANT_NAV: list[tuple[str, str]] = [
-    ("tenancy.dashboard", "Dashboard"),
-    ("bo_admin.fields", "Fields"),
-    ("tenancy.members", "Members"),
+# The tenant navigation bar: (endpoint, label, url values); features add theirs here.
+TENANT_NAV: list[tuple[str, str, dict]] = [
+    ("tenancy.dashboard", "Dashboard", {}),
+    ("objects.index", "Companies", {"collection": "companies"}),
+    ("objects.index", "Partners", {"collection": "partners"}),
+    ("objects.index", "Products", {"collection": "products"}),
+    ("bo_admin.fields", "Fields", {}),
+    ("tenancy.members", "Members", {}),
 ]
 
 

@@ -118,7 +118,8 @@ def _apply_before_statement(conn, cursor, statement, parameters, context, execut
     if info.get(_APPLIED, _UNKNOWN) == wanted or statement.startswith(_SAVEPOINT_COMMANDS):
         return
     scope_sql, params = _scope_statement(wanted)
-    cursor.execute(scope_sql, params)
+    # On the connection, not on `cursor`: that may be a server-side cursor, which would only DECLARE it.
+    cursor.connection.execute(scope_sql, params)
     info[_APPLIED] = wanted
     switch_count[0] += 1
 

@@ -149,3 +149,16 @@ def test_scope_switch_inside_a_savepoint_survives_its_rollback(app, make_tenant)
             with db.session.begin_nested():
                 db.session.execute(text("SELECT * FROM public.memberships"))
         assert db.session.execute(text("SELECT count(*) FROM audit_logs")).scalar() == 0
+
+
+def test_first_statement_on_a_server_side_cursor_is_scoped(app, make_tenant):
+    from sqlalchemy import select
+
+    from strata.audit import AuditLog
+
+    tenant = make_tenant("alpha")
+    _mark(tenant, "alpha row")
+    db.session.commit()
+    with tenant_context(tenant.id):
+        rows = db.session.execute(select(AuditLog.summary).execution_options(yield_per=10)).scalars().all()
+        assert rows == ["alpha row"]

@@ -1,0 +1,68 @@
+"""In a real browser: a partner form refuses a value over its range rule inline, saves the fix, lists and filters it."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from strata.business_objects import definitions, service
+from strata.db import db
+from strata.tenancy.service import tenant_context
+from tests.conftest import TEST_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def test_partner_form_range_error_fix_list_and_filter(page: Page, live_server, app, make_user, make_tenant):
+    user = make_user("editor@example.com", name="Eddie")
+    tenant = make_tenant("acme", "Acme Ltd", members={user: "admin"})
+    with tenant_context(tenant.id):
+        definitions.define_field("partner", "employees", "Employees", "integer", actor_id=user.id)
+        definitions.define_validator("partner", "employees_max", "range", field_name="employees",
+                                     config={"kind": "number", "max": 500}, actor_id=user.id)
+        service.create("company", {"name": "Initech"}, actor_id=user.id)
+        service.create("company", {"name": "Globex"}, actor_id=user.id)
+        db.session.commit()
+
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Email").fill("editor@example.com")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.goto(f"{live_server.url}/t/acme/partners/new")
+    page.get_by_label("Company").select_option(label="Initech")  # the form re-renders with Initech's fields
+    expect(page.locator("#object-form")).not_to_have_attribute("data-company-id", "")
+    page.get_by_label("Name").fill("Peter Gibbons")
+    page.get_by_label("Employees").fill("900")
+    page.get_by_role("button", name="Create partner").click()
+    expect(page.locator("#e-employees")).to_have_text(re.compile("Employees must be at most 500"))
+    expect(page).to_have_url(f"{live_server.url}/t/acme/partners/new")
+
+    page.get_by_label("Employees").fill("42")
+    page.get_by_role("button", name="Create partner").click()
+    expect(page).to_have_url(re.compile(r"/t/acme/partners/\d+$"))
+    expect(page.get_by_role("heading", name="Peter Gibbons")).to_be_visible()
+    expect(page.locator("#value-employees")).to_have_text("42")
+
+    page.locator("#value-employees").click()  # click-to-edit: 422 inline, then saved and in the history
+    page.locator("#value-employees input[name=employees]").fill("501")
+    page.locator("#value-employees").get_by_role("button", name="Save").click()
+    expect(page.locator("#e-employees")).to_have_text(re.compile("Employees must be at most 500"))
+    page.locator("#value-employees input[name=employees]").fill("43")
+    page.locator("#value-employees").get_by_role("button", name="Save").click()
+    expect(page.locator("div#value-employees")).to_have_text("43")
+    expect(page.locator("#history")).to_contain_text("42 → 43")
+
+    page.get_by_role("link", name="All partners").click()
+    expect(page.locator("#objects-table")).to_contain_text("Peter Gibbons")
+    expect(page.locator("#objects-table")).to_contain_text("43")
+
+    page.get_by_label("Filter field").select_option("employees")
+    page.get_by_label("Filter operator").select_option("gte")
+    page.get_by_label("Filter value").fill("40")
+    page.get_by_role("button", name="Add filter").click()
+    expect(page).to_have_url(re.compile(r"employees=gte%3A40"))
+    expect(page.locator("#objects-table")).to_contain_text("Peter Gibbons")
+
+    page.goto(f"{live_server.url}/t/acme/partners/?employees=gt:43")
+    expect(page.get_by_text("No partners match these filters.")).to_be_visible()
