@@ -45,8 +45,7 @@ def _body() -> tuple[dict[str, Any], dict[str, Any]]:
 def list_objects(collection: str):
     """Return one page of the collection as {items, total, limit, offset}; 422 for a bad filter or sort."""
     entity_type = COLLECTIONS[collection]
-    filters = [query.parse_filter(name, value) for name, values in request.args.lists() if name not in _RESERVED
-               for value in values]
+    filters = query.parse_filters(request.args.lists(), _RESERVED)
     page = query.list_objects(entity_type, q=request.args.get("q"), filters=filters,
                               sort=query.parse_sort(request.args.get("sort")),
                               limit=request.args.get("limit"), offset=request.args.get("offset"))

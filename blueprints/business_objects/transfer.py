@@ -36,8 +36,7 @@ def _company_id(raw: str | None) -> int | None:
 def export(collection: str):
     """Stream the collection as a CSV attachment, filtered and sorted like its list; 422 for a bad filter."""
     entity_type = COLLECTIONS[collection]
-    filters = [query.parse_filter(name, value) for name, values in request.args.lists() if name not in _RESERVED
-               for value in values]
+    filters = query.parse_filters(request.args.lists(), _RESERVED)
     chunks = csvio.export_csv(entity_type, q=request.args.get("q"), filters=filters,
                               sort=query.parse_sort(request.args.get("sort")),
                               company_id=_company_id(request.args.get("company_id")))

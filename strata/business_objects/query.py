@@ -96,6 +96,11 @@ def parse_sort(text: str | None) -> list[Sort]:
     return keys
 
 
+def parse_filters(pairs, reserved: tuple[str, ...] = ()) -> list[Filter]:
+    """Return the Filters of query parameters given as (name, [values]) pairs, skipping `reserved` names."""
+    return [parse_filter(name, value) for name, values in pairs if name not in reserved for value in values]
+
+
 def parse_filter(name: str, text: str) -> Filter:
     """Return the Filter of a query parameter `name=op:value` (`in:a,b`, `is_null`); raise ValidationError."""
     op, sep, value = text.partition(":")
