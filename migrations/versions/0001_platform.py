@@ -13,8 +13,6 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-USER_COLUMNS_FOR_TENANTS = "id, email, name, is_platform_admin, is_active, created_at, last_login_at"
-TENANT_COLUMNS_FOR_TENANTS = "id, slug, name, schema_name, db_role, status, timezone, created_at"
 
 
 def upgrade():
@@ -70,9 +68,11 @@ def upgrade():
         "THEN CREATE ROLE strata_tenant NOLOGIN; END IF; END $$"
     )
     op.execute("GRANT USAGE ON SCHEMA public TO strata_tenant")
-    op.execute(f"GRANT SELECT ({USER_COLUMNS_FOR_TENANTS}) ON public.users TO strata_tenant")
+    op.execute("GRANT SELECT (id, email, name, is_platform_admin, is_active, created_at, last_login_at) "
+               "ON public.users TO strata_tenant")
     op.execute("GRANT REFERENCES (id) ON public.users TO strata_tenant")
-    op.execute(f"GRANT SELECT ({TENANT_COLUMNS_FOR_TENANTS}) ON public.tenants TO strata_tenant")
+    op.execute("GRANT SELECT (id, slug, name, schema_name, db_role, status, timezone, created_at) "
+               "ON public.tenants TO strata_tenant")
 
 
 def downgrade():
