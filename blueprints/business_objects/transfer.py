@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, flash, render_template, request, stream_with_context
 from flask_login import current_user
+from htmx_flask import make_response
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata.business_objects import csvio, query
@@ -101,10 +102,13 @@ def bulk(collection: str):
         report = csvio.BulkReport(errors=[csvio.RowError(None, e.field, e.rule, e.message) for e in exc.errors])
     if report.errors:
         db.session.rollback()
-        status = 422
     else:
         db.session.commit()
-        status = 200
+        noun = collection if report.updated != 1 else COLLECTIONS[collection]
+        flash(f"Set {field_name} on {report.updated} {noun}.", "success")
     body = render_template("business_objects/transfer/_bulk_result.html", report=report, field_name=field_name,
                            collection=collection, entity_type=COLLECTIONS[collection])
-    return body, status
+    if report.errors:
+        return body, 422
+    # The list listens for this event and reloads itself with the new values.
+    return make_response(body, 200, trigger="objects-changed")

@@ -129,3 +129,15 @@ def test_import_and_bulk_need_editor(client, login, make_user, tenant, setup, ro
 def test_non_member_gets_404(client, login, tenant):
     login()
     assert client.get(f"/t/{tenant.slug}/products/export.csv").status_code == 404
+
+
+def test_list_page_offers_bulk_set_to_editors_and_reloads_after_it(client, as_admin, tenant, setup, bo):
+    with tenant_context(tenant.id):
+        first = bo.product("A").id
+    page = client.get(f"/t/{tenant.slug}/products/").get_data(as_text=True)
+    assert 'id="bulk-form"' in page and f'name="ids" value="{first}" form="bulk-form"' in page
+    response = client.post(f"/t/{tenant.slug}/products/bulk",
+                           data={"ids": [str(first)], "field": "weight", "value": "7"}, headers=HTMX)
+    assert response.status_code == 200 and response.headers["HX-Trigger"] == "objects-changed"
+    assert "Set weight on 1 product." in response.get_data(as_text=True)
+    assert "objects-changed from:body" in client.get(f"/t/{tenant.slug}/products/", headers=HTMX).get_data(as_text=True)

@@ -66,3 +66,32 @@ def test_partner_form_range_error_fix_list_and_filter(page: Page, live_server, a
 
     page.goto(f"{live_server.url}/t/acme/partners/?employees=gt:43")
     expect(page.get_by_text("No partners match these filters.")).to_be_visible()
+
+
+def test_bulk_set_from_the_list(page: Page, live_server, app, make_user, make_tenant):
+    user = make_user("editor@example.com", name="Eddie")
+    tenant = make_tenant("acme", "Acme Ltd", members={user: "editor"})
+    with tenant_context(tenant.id):
+        definitions.define_field("product", "weight", "Weight", "integer", actor_id=user.id)
+        service.create("product", {"name": "Anvil"}, {"weight": 1}, actor_id=user.id)
+        service.create("product", {"name": "Bucket"}, {"weight": 1}, actor_id=user.id)
+        db.session.commit()
+
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Email").fill("editor@example.com")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server.url}/t/acme/products/?sort=name")
+
+    page.get_by_label("Select Bucket").check()
+    page.get_by_label("Value to set").fill("12")
+    page.get_by_role("button", name="Set on selected").click()
+    expect(page.locator("#flash")).to_contain_text("Set weight on 1 product.")
+    rows = page.locator("#objects-table tbody tr")
+    expect(rows.nth(1)).to_contain_text("12")
+    expect(rows.nth(0)).not_to_contain_text("12")
+
+    page.get_by_label("Select all on this page").check()
+    page.get_by_label("Value to set").fill("heavy")
+    page.get_by_role("button", name="Set on selected").click()
+    expect(page.locator("#bulk-result")).to_contain_text("Nothing was changed")
