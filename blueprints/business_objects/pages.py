@@ -20,6 +20,7 @@ from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata.accounts.models import User
 from strata.audit import AuditLog
 from strata.business_objects import cache, query, service
+from strata.business_objects import dashboard as _cards  # noqa: F401  (registers the dashboard cards)
 from strata.business_objects.fields import FieldSpec
 from strata.business_objects.models import Company
 from strata.db import db

@@ -19,6 +19,7 @@ class Card:
     value: int | str | None
     endpoint: str | None = None
     hint: str = ""
+    values: dict = field(default_factory=dict)
 
 
 @dataclass

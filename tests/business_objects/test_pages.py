@@ -194,3 +194,9 @@ def test_companies_and_products_share_the_views(client, as_admin, tenant):
     assert "SC123456" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert "No products match" in client.get(url(tenant, "products/"), query_string={"q": "zzz"}).get_data(as_text=True)
     assert client.get(url(tenant, "spaceships/")).status_code == 404
+
+
+def test_dashboard_counts_business_objects(client, as_admin, tenant, acme):
+    body = client.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    assert "Open companies" in body and f'href="/t/{tenant.slug}/companies/"' in body
+    assert 'aria-current="page">Dashboard' in body and 'aria-current="page">Members' not in body

@@ -47,7 +47,7 @@ def test_htmx_member_change_sends_csrf_token(page: Page, live_server, app, make_
     page.get_by_label("Email").fill("boss@example.com")
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Members").click()
+    page.get_by_role("link", name="Members", exact=True).click()
 
     page.get_by_label("Role of colleague@example.com").select_option("editor")
     expect(page.locator("#flash")).to_contain_text("Role changed.")
