@@ -5,11 +5,13 @@ per (entity, field). A page costs a constant three statements whatever its size:
 rows (one join of the extension table per filtered or sorted custom field, LEFT for sort-only
 or null tests, matched on (entity_type, entity_id, field_name, company_id) as the unique
 constraint is), the total count (joining only the filtered fields) and the custom values
-of the page's rows in one `IN` query. Values are compared as their declared type: the stored
-JSON text is cast inside a CASE on the row's `field_type`, so a value stored under another
-type reads as NULL instead of failing the cast. Field names are checked against the
-tenant's definitions and reach SQL only as bound parameters; columns only as SQLAlchemy
-constructs.
+of the page's rows in one `IN` query. Values are compared as their declared type: each join
+admits only rows whose `field_type` is the definition's, so a value stored under another type
+reads as no value instead of failing the cast, and the typed expressions are exactly those of
+the partial indexes of migration t0003 (numbers as ::numeric, dates as their "C"-collated JSON
+text), which serve range filters and, via `_split_page`, a first sort key on such a field.
+Field names are checked against the tenant's definitions and reach SQL only as bound
+parameters; columns only as SQLAlchemy constructs.
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Numeric, Select, and_, case, cast, func, select
+from sqlalchemy import Boolean, DateTime, Numeric, Select, and_, cast, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased
 
 from strata.business_objects import cache
-from strata.business_objects.fields import FieldSpec, FieldValueError, coerce, deserialise, to_jsonable
+from strata.business_objects.fields import (
+    NUMERIC_TYPES,
+    FieldSpec,
+    FieldValueError,
+    coerce,
+    deserialise,
+    serialise,
+    to_jsonable,
+)
 from strata.business_objects.models import BusinessObjectExtension
 from strata.business_objects.service import KINDS, Kind, company_scope, kind_of
 from strata.db import db
@@ -42,6 +52,8 @@ _ALLOWED = {
     "json": NULL_OPERATORS,
 }
 _UNSORTABLE = ("multiselect", "json")
+# Custom field types with a typed value index (migration t0003): a sort on them reads it in order.
+_INDEXED = ("integer", "decimal", "date")
 # Core columns every kind has besides its editable fields, with the type they compare as.
 _SYSTEM = (FieldSpec("id", "Id", "integer"), FieldSpec("created_at", "Created", "datetime"),
            FieldSpec("updated_at", "Updated", "datetime"))
@@ -196,47 +208,68 @@ class _Builder:
             self.errors.append(_fail(spec.name, "required", f"{spec.label} {flt.op} needs a value "
                                                             "(use is_null to find empty ones)."))
             return None
-        if spec.field_type in ("integer", "decimal") and spec.is_custom:
+        if spec.field_type in NUMERIC_TYPES and spec.is_custom:
             values = [_as_numeric(v) for v in values]
+        if spec.field_type == "date" and spec.is_custom:
+            values = [serialise("date", v) for v in values]  # compared as the stored JSON text
         return values
 
     def order(self, key: Sort):
+        """Return (spec, typed expression, descending) of a sort key, or None (error noted)."""
         spec = self.spec(key.field, "sorted by")
         if spec is None:
             return None
         if spec.field_type in _UNSORTABLE:
             self.errors.append(_fail(key.field, "sort", f"{spec.label} ({spec.field_type}) cannot be sorted on."))
             return None
-        expr = self.typed(spec, outer=True)
-        return (expr.desc() if key.desc else expr.asc()).nulls_last()
+        return spec, self.typed(spec, outer=True), key.desc
 
-    def joined(self, query: Select, names: set[str]) -> Select:
+    def joined(self, query: Select, names: set[str], inner: frozenset[str] = frozenset()) -> Select:
+        """Join the extension rows of the custom fields `names` (INNER for value filters and `inner`)."""
         for name, ext in self.aliases.items():
             if name not in names:
                 continue
             spec = self.custom[name]
             on = and_(ext.entity_type == self.kind.entity_type, ext.entity_id == self.model.id,
-                      ext.field_name == spec.name,
+                      ext.field_name == spec.name, _stored_as(ext, spec.field_type),
                       ext.company_id.is_(None) if spec.company_id is None else ext.company_id == spec.company_id)
-            query = query.join(ext, on, isouter=name not in self.inner)
+            query = query.join(ext, on, isouter=name not in self.inner and name not in inner)
         return query
 
 
+def _ordered(expr, desc: bool, nulls_last: bool = True):
+    clause = expr.desc() if desc else expr.asc()
+    return clause.nulls_last() if nulls_last else clause
+
+
 def _typed_value(ext, field_type: str):
-    """Return the extension's value as SQL of `field_type`, NULL when the row holds another type."""
+    """Return the extension's value as SQL of `field_type`.
+
+    No guard on the row's own field_type here: the join admits only rows of the definition's type
+    (`_stored_as`), which is also the predicate of the partial indexes of migration
+    t0003_extension_sort_indexes, and these expressions are those indexes' expressions.
+    """
     value = ext.field_value
-    if field_type in ("integer", "decimal"):
-        return case((ext.field_type.in_(("integer", "decimal")), cast(value, Numeric)))
+    if field_type in NUMERIC_TYPES:
+        return cast(value, Numeric)
     if field_type == "boolean":
-        return case((ext.field_type == "boolean", cast(value, Boolean)))
+        return cast(value, Boolean)
     if field_type == "date":
-        return case((ext.field_type == "date", cast(func.btrim(value, '"'), Date)))
+        # The JSON text "YYYY-MM-DD" in byte order is date order (and indexable, unlike ::date).
+        return value.collate("C")
     if field_type == "datetime":
-        return case((ext.field_type == "datetime", cast(func.btrim(value, '"'), DateTime(timezone=True))))
+        return cast(func.btrim(value, '"'), DateTime(timezone=True))
     if field_type in ("multiselect", "json"):
-        return case((ext.field_type == field_type, value))
+        return value
     # Text kinds: the JSON string, unescaped (->> of a one-element array built around it).
-    return case((ext.field_type == field_type, func.jsonb_build_array(cast(value, JSONB)).op("->>")(0)))
+    return func.jsonb_build_array(cast(value, JSONB)).op("->>")(0)
+
+
+def _stored_as(ext, field_type: str):
+    """Return the join condition admitting only values stored as `field_type` (others read as no value)."""
+    if field_type in NUMERIC_TYPES:
+        return ext.field_type.in_(NUMERIC_TYPES)
+    return ext.field_type == field_type
 
 
 def _as_numeric(value: Any) -> Decimal:
@@ -289,10 +322,51 @@ def build(entity_type: str, *, q: str | None = None, filters: list[Filter] = (),
         conditions.append(model.name.icontains(q.strip(), autoescape=True))
     if company_id is not None and entity_type == "partner":
         conditions.append(model.company_id == company_id)
-    page = builder.joined(select(model), set(builder.aliases)).where(*conditions)
-    page = page.order_by(*orders, model.id.desc() if sort and sort[-1].desc else model.id).limit(limit).offset(offset)
+    id_desc = bool(sort) and sort[-1].desc
+    tiebreak = model.id.desc() if id_desc else model.id
+    first = orders[0] if orders else None
+    if first is not None and first[0].is_custom and first[0].name not in builder.inner \
+            and first[0].field_type in _INDEXED:
+        page = _split_page(builder, conditions, orders, id_desc, limit, offset)
+    else:
+        page = builder.joined(select(model), set(builder.aliases)).where(*conditions)
+        page = page.order_by(*(_ordered(e, d) for _, e, d in orders), tiebreak).limit(limit).offset(offset)
     count = builder.joined(select(func.count()).select_from(model), filtered).where(*conditions)
     return Statements(page, count, kind), limit, offset
+
+
+def _split_page(builder: _Builder, conditions: list, orders: list, id_desc: bool, limit: int, offset: int) -> Select:
+    """Return the page statement when the first sort key is a custom field some rows may lack.
+
+    Sorted on a LEFT-joined value, PostgreSQL must read, join and sort every row to put the ones
+    without a value last. Instead the objects that have a value are read in the order of the
+    first key's typed index (t0003; the branch joins it INNER, `IS NOT NULL`, so the index order
+    fits), at most offset + limit of them; the objects without one are read only when those fall
+    short (a one-time filter on the first branch's count). The two, at most 2 × (offset + limit)
+    ids with their sort values, are then ordered as the plain query would be (values first, nulls
+    last) and the page's rows joined to them: the same rows in the same order, one statement.
+    """
+    model = builder.model
+    tiebreak = model.id.desc() if id_desc else model.id
+    spec, first, desc = orders[0]
+    needed = offset + limit
+    columns = [e.label(f"k{i}") for i, (_, e, _d) in enumerate(orders)]
+    rest = [_ordered(e, d) for _, e, d in orders[1:]]
+    names = set(builder.aliases)
+    present = (builder.joined(select(model.id.label("id"), *columns), names, inner=frozenset({spec.name}))
+               .where(*conditions, first.is_not(None))
+               .order_by(_ordered(first, desc, nulls_last=False), *rest, tiebreak).limit(needed)
+               .cte("present"))
+    short = select(func.count()).select_from(present).scalar_subquery() < needed
+    absent = (builder.joined(select(model.id.label("id"), *columns), names)
+              .where(*conditions, first.is_(None), short)
+              .order_by(*rest, tiebreak).limit(needed))
+    both = union_all(select(present.c.id, *(present.c[c.name] for c in columns), literal(0).label("part")),
+                     select(absent.subquery("absent_rows")).add_columns(literal(1).label("part"))).subquery("ordered")
+    keys = [_ordered(both.c[f"k{i}"], d) for i, (_, _e, d) in enumerate(orders)]
+    order_id = both.c.id.desc() if id_desc else both.c.id.asc()
+    return (select(model).join(both, both.c.id == model.id)
+            .order_by(both.c.part, *keys, order_id).limit(limit).offset(offset))
 
 
 def values_statement(entity_type: str, ids: list[int]) -> Select:
