@@ -17,9 +17,6 @@ def test_partner_form_range_error_fix_list_and_filter(page: Page, live_server, a
     user = make_user("editor@example.com", name="Eddie")
     tenant = make_tenant("acme", "Acme Ltd", members={user: "admin"})
     with tenant_context(tenant.id):
-        definitions.define_field("partner", "employees", "Employees", "integer", actor_id=user.id)
-        definitions.define_validator("partner", "employees_max", "range", field_name="employees",
-                                     config={"kind": "number", "max": 500}, actor_id=user.id)
         service.create("company", {"name": "Initech"}, actor_id=user.id)
         service.create("company", {"name": "Globex"}, actor_id=user.id)
         db.session.commit()
@@ -28,6 +25,27 @@ def test_partner_form_range_error_fix_list_and_filter(page: Page, live_server, a
     page.get_by_label("Email").fill("editor@example.com")
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+
+    # The admin defines the integer field and its range rule on the settings pages.
+    page.goto(f"{live_server.url}/t/acme/settings/fields")
+    form = page.locator("form", has=page.get_by_role("button", name="Define field"))
+    form.locator("#f-entity_type").select_option("partner")
+    form.locator("#f-field_type").select_option("integer")
+    form.locator("#f-name").fill("employees")
+    form.locator("#f-label").fill("Employees")
+    form.get_by_role("button", name="Define field").click()
+    expect(page.locator("#fields")).to_contain_text("Employees")
+    page.goto(f"{live_server.url}/t/acme/settings/validators")
+    form = page.locator("#validator-form")
+    form.locator("#f-entity_type").select_option("partner")
+    expect(page.locator("#validator-form #f-field_name")).to_contain_text("Employees")
+    form = page.locator("#validator-form")  # re-rendered for partners
+    form.locator("#f-field_name").select_option("employees")
+    form.locator("#f-validator_name").fill("employees_max")
+    form.locator("#f-validator_type").select_option("range")
+    form.locator("#f-config").fill('{"kind": "number", "max": 500}')
+    form.get_by_role("button", name="Define validator").click()
+    expect(page.locator("#validators")).to_contain_text("employees_max")
 
     page.goto(f"{live_server.url}/t/acme/partners/new")
     page.get_by_label("Company").select_option(label="Initech")  # the form re-renders with Initech's fields
