@@ -52,3 +52,4 @@ def test_validator_change_reaches_a_running_second_process(app, tenant, admin):
     finally:
         child.stdin.close()
         child.wait(30)
+        child.stdout.close()
