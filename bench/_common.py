@@ -100,6 +100,20 @@ def app_config(servers: Servers, **overrides) -> dict:
     }
 
 
+def migrate_public(app) -> str:
+    """Apply the public-schema migrations for `app`; return the server's version."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from strata.db import db
+
+    with app.app_context():
+        upgrade(directory=str(Path(__file__).resolve().parents[1] / "migrations"))
+        version = db.session.scalar(text("SHOW server_version"))
+        db.session.remove()
+    return version
+
+
 def p50(samples: list[float]) -> float:
     return statistics.median(samples)
 

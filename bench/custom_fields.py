@@ -30,11 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from flask import Flask  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench._common import Servers, app_config, p50, p95, servers, verdict  # noqa: E402
+from bench._common import Servers, app_config, migrate_public, p50, p95, servers, verdict  # noqa: E402
 from strata.accounts.service import create_user  # noqa: E402
 from strata.business_objects import definitions, query  # noqa: E402
 from strata.business_objects.query import Filter, Sort  # noqa: E402
@@ -192,10 +191,7 @@ def run(where: Servers, partners: int, repeat: int, show_plan: bool) -> bool:
     """Load the tenant, run the timings, print the figures and drop the tenant; return True if targets are met."""
     app = create_app(app_config(where))
     slug = f"bench_cf_{secrets.token_hex(3)}"
-    with app.app_context():
-        upgrade(directory=str(REPO / "migrations"))
-        server = db.session.scalar(text("SHOW server_version"))
-        db.session.remove()
+    server = migrate_public(app)
     print(f"Strata custom fields bench: PostgreSQL {server} ({where.label}); tenant {slug}")
     try:
         email = load(app, slug, partners)

@@ -32,12 +32,11 @@ sys.path.insert(0, str(REPO))
 from alembic.script import ScriptDirectory  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 from psycopg import sql  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench._common import Servers, app_config, p50, p95, servers, verdict  # noqa: E402
+from bench._common import Servers, app_config, migrate_public, p50, p95, servers, verdict  # noqa: E402
 from strata import audit  # noqa: E402
 from strata.accounts.service import create_user  # noqa: E402
 from strata.db import db, switch_count  # noqa: E402
@@ -218,10 +217,7 @@ def run(where: Servers, tenants: int, requests: int) -> None:
     scoped = create_app(app_config(where, TENANT_SCOPING=True))
     unscoped = create_app(app_config(where, TENANT_SCOPING=False))
     prefix = f"bench_{secrets.token_hex(3)}"
-    with scoped.app_context():
-        upgrade(directory=str(REPO / "migrations"))
-        server = db.session.scalar(text("SHOW server_version"))
-        db.session.remove()
+    server = migrate_public(scoped)
     print(f"Strata tenancy bench: PostgreSQL {server} ({where.label}); tenant slugs {prefix}_*")
     try:
         bench_page(scoped, unscoped, f"{prefix}_page", requests)

@@ -8,12 +8,11 @@ from playwright.sync_api import Page, expect
 from strata.business_objects import definitions, service
 from strata.db import db
 from strata.tenancy.service import tenant_context
-from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.e2e
 
 
-def test_partner_form_range_error_fix_list_and_filter(page: Page, live_server, app, make_user, make_tenant):
+def test_partner_form_range_error_fix_list_and_filter(page: Page, live_server, sign_in, app, make_user, make_tenant):
     user = make_user("editor@example.com", name="Eddie")
     tenant = make_tenant("acme", "Acme Ltd", members={user: "admin"})
     with tenant_context(tenant.id):
@@ -21,10 +20,7 @@ def test_partner_form_range_error_fix_list_and_filter(page: Page, live_server, a
         service.create("company", {"name": "Globex"}, actor_id=user.id)
         db.session.commit()
 
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Email").fill("editor@example.com")
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in("editor@example.com")
 
     # The admin defines the integer field and its range rule on the settings pages.
     page.goto(f"{live_server.url}/t/acme/settings/fields")
@@ -86,7 +82,7 @@ def test_partner_form_range_error_fix_list_and_filter(page: Page, live_server, a
     expect(page.get_by_text("No partners match these filters.")).to_be_visible()
 
 
-def test_bulk_set_from_the_list(page: Page, live_server, app, make_user, make_tenant):
+def test_bulk_set_from_the_list(page: Page, live_server, sign_in, app, make_user, make_tenant):
     user = make_user("editor@example.com", name="Eddie")
     tenant = make_tenant("acme", "Acme Ltd", members={user: "editor"})
     with tenant_context(tenant.id):
@@ -95,10 +91,7 @@ def test_bulk_set_from_the_list(page: Page, live_server, app, make_user, make_te
         service.create("product", {"name": "Bucket"}, {"weight": 1}, actor_id=user.id)
         db.session.commit()
 
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Email").fill("editor@example.com")
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in("editor@example.com")
     page.goto(f"{live_server.url}/t/acme/products/?sort=name")
 
     page.get_by_label("Select Bucket").check()

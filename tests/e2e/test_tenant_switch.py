@@ -10,7 +10,7 @@ from tests.conftest import TEST_PASSWORD
 pytestmark = pytest.mark.e2e
 
 
-def test_login_switch_tenant_and_see_dashboard(page: Page, live_server, app, make_user, make_tenant):
+def test_login_switch_tenant_and_see_dashboard(page: Page, live_server, sign_in, app, make_user, make_tenant):
     user = make_user("walker@example.com", name="Walker")
     make_tenant("acme", "Acme Ltd", members={user: "admin"})
     make_tenant("globex", "Globex Corp", members={user: "viewer"})
@@ -38,15 +38,12 @@ def test_login_switch_tenant_and_see_dashboard(page: Page, live_server, app, mak
     assert response.status == 404
 
 
-def test_htmx_member_change_sends_csrf_token(page: Page, live_server, app, make_user, make_tenant):
+def test_htmx_member_change_sends_csrf_token(page: Page, live_server, sign_in, app, make_user, make_tenant):
     admin = make_user("boss@example.com")
     colleague = make_user("colleague@example.com")
     make_tenant("acme", "Acme Ltd", members={admin: "admin", colleague: "viewer"})
 
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Email").fill("boss@example.com")
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in("boss@example.com")
     page.get_by_role("link", name="Members", exact=True).click()
 
     page.get_by_label("Role of colleague@example.com").select_option("editor")
