@@ -109,6 +109,15 @@ def worker(queues: str, burst: bool, no_scheduler: bool) -> None:
     run_worker(current_app._get_current_object(), queues.split(","), burst=burst, with_scheduler=not no_scheduler)
 
 
+@click.command("cron")
+def cron() -> None:
+    """Enqueue the periodic jobs (stream supervisor, schedule tick, sweeps) on time until stopped."""
+    from strata.core import queues
+    from workers.periodic import build_scheduler
+
+    build_scheduler(queues.connection).start()
+
+
 @click.command("demo")
 def demo() -> None:
     """Create the demo tenant `acme` and its demo user unless they exist; print the login."""
@@ -131,5 +140,6 @@ def up(host: str, port: int) -> None:
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
     app.cli.add_command(worker)
+    app.cli.add_command(cron)
     app.cli.add_command(demo)
     app.cli.add_command(up)

@@ -140,6 +140,7 @@ def run_stack(app: Flask, host: str, port: int) -> None:
     env = child_environment(app)
     specs = [
         ("worker", _flask("worker")),
+        ("cron", _flask("cron")),
         *EXTRA_PROCESSES,
         ("web", _flask("run", "--host", host, "--port", str(port), "--no-reload", "--with-threads")),
     ]
