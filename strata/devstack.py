@@ -139,7 +139,11 @@ def run_stack(app: Flask, host: str, port: int) -> None:
     email, password = prepare(app)
     env = child_environment(app)
     specs = [
-        ("worker", _flask("worker")),
+        # Stream consumers hold a worker for as long as they run, so they get their own; two
+        # general workers let backfill segments run side by side.
+        ("worker", _flask("worker", "--queues", "backfills,default")),
+        ("worker-2", _flask("worker", "--queues", "backfills,default", "--no-scheduler")),
+        ("streams-worker", _flask("worker", "--queues", "streams", "--no-scheduler")),
         ("cron", _flask("cron")),
         *EXTRA_PROCESSES,
         ("web", _flask("run", "--host", host, "--port", str(port), "--no-reload", "--with-threads")),
