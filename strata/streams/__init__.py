@@ -1,0 +1,1 @@
+"""Companies House streaming API ingestion: configured streams, the consumer, its simulator and supervisor."""

@@ -1,0 +1,69 @@
+"""`flask streams …`: the simulator, a consumer in the foreground, and one supervisor pass."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import click
+from flask.cli import AppGroup
+
+streams_cli = AppGroup("streams", help="Companies House streams: simulator, consumer, supervisor.")
+
+
+@streams_cli.command("simulate")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5055, type=int, show_default=True)
+@click.option("--key", default="demo-stream-key", show_default=True, help="The one stream key accepted (else 401).")
+@click.option("--rate", default=2.0, type=float, show_default=True, help="New events per second.")
+@click.option("--backlog", default=1000, type=int, show_default=True, help="Events already published at start.")
+@click.option("--heartbeat", default=30.0, type=float, show_default=True, help="Idle seconds per heartbeat.")
+@click.option("--retention", default=1_000_000, type=int, show_default=True,
+              help="Events kept for replay; an older timepoint gets 416.")
+@click.option("--max-connections", default=10, type=int, show_default=True, help="Open streams per server before 429.")
+@click.option("--disconnect-rate", default=0.0, type=float, show_default=True, help="Chance to end after an event.")
+@click.option("--cut-rate", default=0.0, type=float, show_default=True, help="Chance a disconnect cuts a line in half.")
+@click.option("--duplicate-rate", default=0.0, type=float, show_default=True)
+@click.option("--malformed-rate", default=0.0, type=float, show_default=True)
+@click.option("--delete-rate", default=0.02, type=float, show_default=True, help="Share of deleted events (no data).")
+@click.option("--pool", default=5000, type=int, show_default=True, help="Distinct companies the events are about.")
+@click.option("--seed", default=2, type=int, show_default=True)
+def simulate(host: str, port: int, **options) -> None:
+    """Serve the streaming API protocol from generated company data until stopped."""
+    from strata.streams.simulator import SimulatorConfig, SimulatorServer
+
+    server = SimulatorServer(SimulatorConfig(**options), host, port, quiet=False)
+    click.echo(f"Stream simulator on {server.url}/companies (key {options['key']!r}, "
+               f"{options['backlog']} events published, {options['rate']}/s more)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@streams_cli.command("consume")
+@click.argument("slug")
+@click.argument("stream_id", type=int)
+@click.option("--lock-ttl", default=30, type=int, show_default=True, help="Seconds the consumer lock outlives us.")
+@click.option("--batch-size", default=1000, type=int, show_default=True)
+def consume(slug: str, stream_id: int, lock_ttl: int, batch_size: int) -> None:
+    """Run the consumer of stream STREAM_ID of tenant SLUG in the foreground until stopped or disabled."""
+    from strata.streams.consumer import Consumer, ConsumerSettings
+    from strata.tenancy.service import get_tenant, tenant_context
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with tenant_context(get_tenant(slug)):
+        reason = Consumer(stream_id, ConsumerSettings(lock_ttl=lock_ttl, batch_size=batch_size), stop).run()
+    click.echo(f"Consumer stopped: {reason}")
+
+
+@streams_cli.command("supervise")
+def supervise() -> None:
+    """Enqueue a consumer for every enabled stream without a live one (what the periodic job does)."""
+    from strata.streams.supervisor import ensure_all
+
+    for slug, jobs in ensure_all().items():
+        click.echo(f"{slug}: started {len(jobs)} consumer(s)")

@@ -1,0 +1,247 @@
+"""Configuring streams and acting on them: save, start, stop, resync, retry failed events, read the log.
+
+Functions run inside a tenant scope and leave committing to the caller (`tenant_context` or the view).
+The stream key is write-only: it is stored, sent to the API, and never returned to a page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+
+from strata import audit
+from strata.db import db
+from strata.errors import FieldError, NotFound, ValidationError
+from strata.streams import status
+from strata.streams.models import PROCESSING_STATUSES, STREAM_PATHS, StreamEvent, StreamMetadata
+from strata.streams.protocol import parse_line
+
+PAGE_SIZE = 50
+STALL_RANGE = (30, 86_400)
+
+
+@dataclass(frozen=True)
+class StreamForm:
+    """Parsed settings of a stream as submitted."""
+
+    stream_type: str
+    base_url: str
+    stream_key: str
+    track_all: bool
+    stall_after_seconds: int
+
+
+def list_streams() -> list[StreamMetadata]:
+    """Return every stream of the tenant, by type."""
+    return list(db.session.scalars(select(StreamMetadata).order_by(StreamMetadata.stream_type)))
+
+
+def get_stream(stream_id: int) -> StreamMetadata:
+    """Return the stream with `stream_id`; raise NotFound."""
+    stream = db.session.get(StreamMetadata, stream_id)
+    if stream is None:
+        raise NotFound(f"no stream {stream_id}")
+    return stream
+
+
+def _validate(values: dict[str, Any], creating: bool) -> StreamForm:
+    errors: list[FieldError] = []
+    stream_type = str(values.get("stream_type") or "").strip()
+    if creating and stream_type not in STREAM_PATHS:
+        errors.append(FieldError("stream_type", "choice", f"Stream must be one of {', '.join(STREAM_PATHS)}."))
+    base_url = str(values.get("base_url") or "").strip()
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        errors.append(FieldError("base_url", "url",
+                                 "Base URL must be an http(s) address without query, e.g. https://stream.companieshouse.gov.uk."))
+    elif len(base_url) > 500:
+        errors.append(FieldError("base_url", "max_length", "Base URL must be at most 500 characters."))
+    key = str(values.get("stream_key") or "").strip()
+    if creating and not key:
+        errors.append(FieldError("stream_key", "required", "Stream key is required."))
+    elif len(key) > 200 or any(c in key for c in ":\r\n"):
+        errors.append(FieldError("stream_key", "format", "Stream key must be at most 200 characters, without ':'."))
+    raw_stall = str(values.get("stall_after_seconds") or "600").strip()
+    stall = int(raw_stall) if raw_stall.isdigit() else -1
+    if not STALL_RANGE[0] <= stall <= STALL_RANGE[1]:
+        errors.append(FieldError("stall_after_seconds", "range",
+                                 "Stall alarm must be a whole number of seconds from "
+                                 f"{STALL_RANGE[0]} to {STALL_RANGE[1]}."))
+    if errors:
+        raise ValidationError(errors)
+    track_all = str(values.get("track_all") or "").lower() in ("1", "on", "true", "yes")
+    return StreamForm(stream_type, base_url.rstrip("/"), key, track_all, stall)
+
+
+def create_stream(values: dict[str, Any], actor_id: int | None) -> StreamMetadata:
+    """Configure a new stream (disabled until started); raise ValidationError naming each bad field."""
+    form = _validate(values, creating=True)
+    if db.session.scalar(select(StreamMetadata.id).where(StreamMetadata.stream_type == form.stream_type)):
+        raise ValidationError.single("stream_type", "unique", f"A {form.stream_type} stream is already configured.")
+    stream = StreamMetadata(stream_type=form.stream_type, base_url=form.base_url, stream_key=form.stream_key,
+                            track_all=form.track_all, stall_after_seconds=form.stall_after_seconds)
+    db.session.add(stream)
+    db.session.flush()
+    audit.record("stream", stream.id, "create", actor_id, {"base_url": [None, form.base_url]},
+                 f"Configured the {form.stream_type} stream")
+    return stream
+
+
+def update_stream(stream_id: int, values: dict[str, Any], actor_id: int | None) -> StreamMetadata:
+    """Change a stream's settings; an empty key keeps the stored one. Raise ValidationError or NotFound."""
+    stream = get_stream(stream_id)
+    form = _validate(values, creating=False)
+    changes = {name: [getattr(stream, name), new] for name, new in (
+        ("base_url", form.base_url), ("track_all", form.track_all), ("stall_after_seconds", form.stall_after_seconds))
+        if getattr(stream, name) != new}
+    stream.base_url, stream.track_all = form.base_url, form.track_all
+    stream.stall_after_seconds = form.stall_after_seconds
+    if form.stream_key:
+        stream.stream_key = form.stream_key
+        changes["stream_key"] = ["(hidden)", "(changed)"]
+    audit.record("stream", stream.id, "update", actor_id, changes, f"Changed the {stream.stream_type} stream")
+    return stream
+
+
+def start(stream_id: int, actor_id: int | None) -> StreamMetadata:
+    """Enable the stream so a consumer runs; refuse while a resync is needed."""
+    stream = get_stream(stream_id)
+    if stream.resync_needed:
+        raise ValidationError.single("stream", "resync_needed",
+                                     "This stream needs a resync first: its checkpoint is no longer available.")
+    stream.enabled = True
+    audit.record("stream", stream.id, "start", actor_id, {}, f"Started the {stream.stream_type} stream")
+    return stream
+
+
+def stop(stream_id: int, actor_id: int | None) -> StreamMetadata:
+    """Disable the stream; its consumer stops within a few seconds and keeps its checkpoint."""
+    stream = get_stream(stream_id)
+    stream.enabled = False
+    audit.record("stream", stream.id, "stop", actor_id, {}, f"Stopped the {stream.stream_type} stream")
+    return stream
+
+
+def resync_from_now(stream_id: int, actor_id: int | None) -> StreamMetadata:
+    """Drop the checkpoint and go on from the live head (events in between are skipped, knowingly)."""
+    stream = get_stream(stream_id)
+    old = stream.last_timepoint
+    stream.last_timepoint = stream.last_event_id = None
+    stream.resync_needed, stream.enabled = False, True
+    stream.last_error, stream.connection_status = None, "disconnected"
+    audit.record("stream", stream.id, "resync", actor_id, {"last_timepoint": [old, None]},
+                 f"Resynced the {stream.stream_type} stream from now (last timepoint was {old})")
+    return stream
+
+
+def retry_event(stream_id: int, event_pk: int) -> StreamEvent:
+    """Process one failed event again from its stored JSON; return it with its new status. Raise NotFound."""
+    stream = get_stream(stream_id)
+    event = db.session.scalar(select(StreamEvent).where(StreamEvent.id == event_pk, StreamEvent.stream_id == stream.id))
+    if event is None:
+        raise NotFound(f"no event {event_pk}")
+    if event.processing_status == "processed":
+        return event
+    data = event.event_data
+    raw = data["raw"] if isinstance(data, dict) and set(data) == {"raw"} else json.dumps(data)
+    status.apply_logged(event, parse_line(str(raw).encode()), stream.track_all)
+    return event
+
+
+def retry_failed(stream_id: int) -> tuple[int, int]:
+    """Retry every failed event of the stream, oldest first; return (now processed, still failed)."""
+    get_stream(stream_id)
+    ids = list(db.session.scalars(select(StreamEvent.id).where(
+        StreamEvent.stream_id == stream_id, StreamEvent.processing_status == "failed").order_by(StreamEvent.id)))
+    fixed = 0
+    for event_pk in ids:
+        fixed += retry_event(stream_id, event_pk).processing_status == "processed"
+    return fixed, len(ids) - fixed
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    """Filters of the events log; every one optional."""
+
+    event_type: str = ""
+    status: str = ""
+    company_number: str = ""
+
+
+def parse_filters(args: dict[str, str]) -> EventFilters:
+    """Return the log filters from query values; raise ValidationError for an unknown status."""
+    state = str(args.get("status") or "").strip()
+    if state and state not in PROCESSING_STATUSES:
+        raise ValidationError.single("status", "choice", f"Status must be one of {', '.join(PROCESSING_STATUSES)}.")
+    number = str(args.get("company_number") or "").strip().upper()
+    if len(number) > 20:
+        raise ValidationError.single("company_number", "max_length", "Company number must be at most 20 characters.")
+    return EventFilters(str(args.get("event_type") or "").strip()[:40], state, number)
+
+
+def events(stream_id: int, filters: EventFilters, page: int = 1) -> tuple[list[StreamEvent], bool]:
+    """Return one page of the stream's events, newest first, and whether there is a next page."""
+    query = select(StreamEvent).where(StreamEvent.stream_id == stream_id)
+    if filters.event_type:
+        query = query.where(StreamEvent.event_type == filters.event_type)
+    if filters.status:
+        query = query.where(StreamEvent.processing_status == filters.status)
+    if filters.company_number:
+        query = query.where(StreamEvent.company_number == filters.company_number)
+    rows = list(db.session.scalars(query.order_by(StreamEvent.id.desc())
+                                   .offset((max(page, 1) - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def get_event(stream_id: int, event_pk: int) -> StreamEvent:
+    """Return one logged event of the stream; raise NotFound."""
+    event = db.session.scalar(select(StreamEvent).where(StreamEvent.id == event_pk, StreamEvent.stream_id == stream_id))
+    if event is None:
+        raise NotFound(f"no event {event_pk}")
+    return event
+
+
+@dataclass
+class Stats:
+    """The dashboard's figures for one stream."""
+
+    total: int
+    failed: int
+    per_minute: list[tuple[str, int]]
+    lag_seconds: float | None
+    stalled: bool
+
+
+def stats(stream: StreamMetadata, minutes: int = 30) -> Stats:
+    """Return event counts, the events-per-minute series of the last `minutes`, lag and the stall alarm."""
+    counts = dict(db.session.execute(select(StreamEvent.processing_status, func.count())
+                                     .where(StreamEvent.stream_id == stream.id)
+                                     .group_by(StreamEvent.processing_status)).all())
+    now = datetime.now(UTC)
+    since = (now - timedelta(minutes=minutes - 1)).replace(second=0, microsecond=0)
+    minute = func.date_trunc("minute", StreamEvent.received_at)
+    series = {t.astimezone(UTC).strftime("%H:%M"): n for t, n in db.session.execute(
+        select(minute, func.count()).where(StreamEvent.stream_id == stream.id, StreamEvent.received_at >= since)
+        .group_by(minute))}
+    labels = [(since + timedelta(minutes=i)).strftime("%H:%M") for i in range(minutes)]
+    per_minute = [(label, series.get(label, 0)) for label in labels]
+    lag = None
+    if stream.last_published_at is not None:
+        lag = max(0.0, (now.replace(tzinfo=None) - stream.last_published_at).total_seconds())
+    stalled = (stream.connection_status == "connected" and stream.last_event_at is not None
+               and (now - stream.last_event_at).total_seconds() > stream.stall_after_seconds)
+    return Stats(sum(counts.values()), counts.get("failed", 0), per_minute, lag, stalled)
+
+
+def company_history(company_number: str | None, limit: int = 20) -> list[StreamEvent]:
+    """Return the newest stream events about one company."""
+    if not company_number:
+        return []
+    return list(db.session.scalars(select(StreamEvent).where(StreamEvent.company_number == company_number)
+                                   .order_by(StreamEvent.timepoint.desc().nulls_last(), StreamEvent.id.desc())
+                                   .limit(limit)))

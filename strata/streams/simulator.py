@@ -1,0 +1,218 @@
+"""A local Companies House streaming API: the real protocol over HTTP, with faults on demand.
+
+`flask streams simulate --port 5055` serves it; tests start `SimulatorServer` on a free port. Events
+are numbered from `first_timepoint`; `backlog` of them exist at start and `rate` more appear every
+second. `?timepoint=N` replays from N inclusive; without it the stream starts at the next new event.
+Faults: a wrong key gets 401, a timepoint older than the `retention` window (or beyond the head) 416,
+more than `max_connections` open streams 429; `disconnect_rate` ends a connection after an event,
+`cut_rate` ends it in the middle of the next line, `duplicate_rate` sends an event twice,
+`malformed_rate` adds a broken line, `delete_rate` publishes `deleted` events without `data`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from strata.streams import fakedata
+from strata.streams.models import STREAM_PATHS
+
+KIND_OF_PATH = {path: kind for kind, path in STREAM_PATHS.items()}
+
+
+@dataclass
+class SimulatorConfig:
+    """What the simulated API publishes and which faults it injects."""
+
+    key: str = "demo-stream-key"
+    seed: int = 2
+    first_timepoint: int = 47_695_000
+    backlog: int = 1000
+    rate: float = 2.0
+    pool: int = 5000
+    heartbeat: float = 30.0
+    retention: int = 1_000_000
+    max_connections: int = 10
+    disconnect_rate: float = 0.0
+    cut_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    malformed_rate: float = 0.0
+    delete_rate: float = 0.02
+    chunk_events: int = 200
+    started: float = field(default_factory=time.time)
+
+
+def _json(status: int, body: dict) -> Response:
+    return Response(json.dumps(body), status, content_type="application/json")
+
+
+class Simulator:
+    """The WSGI application: one generator per open stream, counted against `max_connections`."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.open = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def head(self) -> int:
+        """Return the newest published timepoint (first_timepoint - 1 while nothing exists)."""
+        c = self.config
+        live = int(max(0.0, time.time() - c.started) * c.rate)
+        return c.first_timepoint + c.backlog + live - 1
+
+    def oldest(self) -> int:
+        """Return the oldest timepoint still retained."""
+        return max(self.config.first_timepoint, self.head() - self.config.retention + 1)
+
+    def published(self, timepoint: int) -> datetime:
+        """Return when `timepoint` was published (backlog spread over the past; live in real time)."""
+        c = self.config
+        offset = timepoint - c.first_timepoint - c.backlog
+        seconds = offset / c.rate if c.rate > 0 else offset * 0.5
+        jitter = -3 if (timepoint * 2_654_435_761) % 97 == 0 else 0  # published_at can go backwards
+        start = datetime.fromtimestamp(c.started, UTC).replace(tzinfo=None)
+        return start + timedelta(seconds=seconds + jitter)
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        with self._lock:
+            self.requests += 1
+        response = self._answer(request)
+        return response(environ, start_response)
+
+    def _authorised(self, request: Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, _password = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return user == self.config.key
+
+    def _answer(self, request: Request) -> Response:
+        kind = KIND_OF_PATH.get(request.path.rstrip("/"))
+        if kind is None:
+            return _json(404, {"error": "Not Found", "type": "ch:service"})
+        if not self._authorised(request):
+            return _json(401, {"error": "Invalid Authorization", "type": "ch:service"})
+        raw = request.args.get("timepoint")
+        head = self.head()
+        if raw is None:
+            start = head + 1
+        elif not raw.isdigit() or not self.oldest() <= int(raw) <= head + 1:
+            return _json(416, {"error": "Requested Range Not Satisfiable: timepoint out of range",
+                               "type": "ch:service"})
+        else:
+            start = int(raw)
+        with self._lock:
+            if self.open >= self.config.max_connections:
+                return _json(429, {"error": "Too Many Requests", "type": "ch:service"})
+            self.open += 1
+        return Response(self._body(start, kind), 200, content_type="application/json", direct_passthrough=True)
+
+    def _lines(self, start: int, end: int, kind: str, rng: random.Random) -> tuple[bytes, bool]:
+        """Return the lines of timepoints start..end, and whether the connection should end after them."""
+        c, out = self.config, []
+        for tp in range(start, end + 1):
+            line = fakedata.event_line(c.seed, tp, c.pool, self.published(tp), c.delete_rate, kind)
+            fate = random.Random(c.seed * 31 + tp).random()
+            out.append(line)
+            if fate < c.duplicate_rate:
+                out.append(line)
+            if 1 - fate < c.malformed_rate:
+                out.append(line[: len(line) // 3].rstrip(b"\n") + b"\n")
+            if rng.random() < c.disconnect_rate:
+                data = b"".join(out)
+                if rng.random() < c.cut_rate:
+                    nxt = fakedata.event_line(c.seed, tp + 1, c.pool, self.published(tp + 1), c.delete_rate, kind)
+                    data += nxt[: rng.randrange(1, len(nxt) - 1)]
+                return data, True
+        return b"".join(out), False
+
+    def _body(self, start: int, kind: str):
+        rng = random.Random()
+        position, last_sent = start, time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                head = self.head()
+                if position <= head:
+                    end = min(head, position + self.config.chunk_events - 1)
+                    data, stop = self._lines(position, end, kind, rng)
+                    yield from _chunks(data, rng)
+                    last_sent = time.monotonic()
+                    if stop:
+                        return
+                    position = end + 1
+                    continue
+                if time.monotonic() - last_sent >= self.config.heartbeat:
+                    yield b"\n"
+                    last_sent = time.monotonic()
+                self.stopping.wait(min(0.05, self.config.heartbeat))
+        finally:
+            with self._lock:
+                self.open -= 1
+
+
+def _chunks(data: bytes, rng: random.Random):
+    """Yield `data` in pieces of random size that ignore line boundaries."""
+    at = 0
+    while at < len(data):
+        size = rng.randrange(512, 16384)
+        yield data[at: at + size]
+        at += size
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+class SimulatorServer:
+    """The simulator on a real socket, served by threads; a context manager for tests."""
+
+    def __init__(self, config: SimulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0,
+                 quiet: bool = True) -> None:
+        self.simulator = Simulator(config or SimulatorConfig())
+        self.server = make_server(host, port, self.simulator, threaded=True,
+                                  request_handler=_QuietHandler if quiet else None)
+        self.url = f"http://{host}:{self.server.server_port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="stream-simulator")
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self.simulator.config
+
+    def start(self) -> SimulatorServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.simulator.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted."""
+        try:
+            self.server.serve_forever()
+        finally:
+            self.simulator.stopping.set()
+            self.server.server_close()

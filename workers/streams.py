@@ -1,0 +1,20 @@
+"""Stream jobs: one long-running consumer per enabled stream on `streams`, and the supervisor that keeps it so."""
+
+from __future__ import annotations
+
+from strata.streams import supervisor
+from strata.streams.consumer import Consumer
+from workers import job
+from workers.periodic import periodic
+
+
+@job(queue="streams", timeout=-1)
+def consume_stream(stream_id: int) -> str:
+    """Consume one stream of the job's tenant until it is stopped; return why it stopped."""
+    return Consumer(stream_id).run()
+
+
+@periodic(every=30, queue="default", timeout=120)
+def supervise_streams() -> dict[str, list[str]]:
+    """Enqueue a consumer for every enabled stream that has no live one; return the new job ids by tenant."""
+    return supervisor.ensure_all()
