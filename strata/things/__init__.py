@@ -1,0 +1,1 @@
+"""Thing classes, attributes, relationship types, things and the links between them (seed 001)."""

@@ -1,0 +1,234 @@
+"""Reading things: class search by name prefix, thing lists filtered on attribute values with cursor
+pages, and the links of many things at once (one statement for any number of things).
+
+Filters are `attribute=op:value` with op one of eq (the default), ne, gt, gte, lt, lte, contains,
+isnull, notnull. Equality is a JSONB containment test (GIN index); ranges compare numbers as numbers
+and dates as their ISO text. A cursor is the opaque position after the last row of a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, Numeric, cast, column, func, not_, select, table, tuple_
+from sqlalchemy.orm import aliased
+
+from strata.db import db
+from strata.errors import FieldError, ValidationError
+from strata.things.access import Actor, readable_clause
+from strata.things.models import ClassRelationship, RelationshipType, Thing, ThingClass, ThingLink
+from strata.things.schema import ClassSchema
+from strata.things.values import filter_value
+
+OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "isnull", "notnull")
+NULL_OPERATORS = ("isnull", "notnull")
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+# The materialized view of per-class counts (refreshed by workers.things after changes).
+SUMMARY = table("thing_class_summary", column("id", Integer), column("thing_count", BigInteger),
+                column("attribute_count", BigInteger))
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One condition on an attribute's value."""
+
+    name: str
+    op: str
+    value: Any = None
+
+
+@dataclass
+class Page:
+    """One page of rows and the cursor of the next page (None at the end)."""
+
+    rows: list[Any]
+    next_cursor: str | None
+
+
+def encode_cursor(*key: Any) -> str:
+    """Return an opaque cursor for a sort key."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
+    """Return the sort key in `cursor` (None for none); raise ValidationError for a bad one."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(key, list) and len(key) == arity:
+            return key
+    except ValueError:
+        pass
+    raise ValidationError.single("after", "cursor", "The page cursor is not valid; start from the first page.")
+
+
+def clamp_limit(raw: Any) -> int:
+    """Return a page size from 1 to MAX_LIMIT (DEFAULT_LIMIT when missing); raise ValidationError."""
+    if raw in (None, ""):
+        return DEFAULT_LIMIT
+    if not str(raw).isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationError.single("limit", "range", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    return int(raw)
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_classes(actor: Actor, prefix: str = "", *, limit: Any = None, after: str | None = None,
+                   active_only: bool = False) -> Page:
+    """Return readable classes whose name starts with `prefix` (any case), by name, with thing counts."""
+    limit = clamp_limit(limit)
+    key = func.lower(ThingClass.name).collate("C")
+    stmt = (select(ThingClass, SUMMARY.c.thing_count, SUMMARY.c.attribute_count)
+            .outerjoin(SUMMARY, SUMMARY.c.id == ThingClass.id)
+            .where(readable_clause(actor.role)).order_by(key, ThingClass.id).limit(limit + 1))
+    if prefix:
+        stmt = stmt.where(func.lower(ThingClass.name).like(_like_prefix(prefix), escape="\\"))
+    if active_only:
+        stmt = stmt.where(ThingClass.is_active)
+    position = decode_cursor(after, 2)
+    if position:
+        stmt = stmt.where(tuple_(key, ThingClass.id) > tuple_(position[0], position[1]))
+    rows = db.session.execute(stmt).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = encode_cursor(rows[-1][0].name.lower(), rows[-1][0].id) if more else None
+    return Page([(cls, count, attrs) for cls, count, attrs in rows], cursor)
+
+
+def parse_filters(pairs: Iterable[tuple[str, str]], reserved: Iterable[str] = ()) -> list[Filter]:
+    """Return filters from `name=op:value` pairs, skipping reserved names; raise ValidationError."""
+    reserved, out, errors = set(reserved), [], []
+    for name, raw in pairs:
+        if name in reserved:
+            continue
+        op, sep, value = raw.partition(":")
+        if not sep or op not in OPERATORS:
+            op, value = ("eq", raw) if raw not in NULL_OPERATORS else (raw, None)
+        if op not in NULL_OPERATORS and value in ("", None):
+            errors.append(FieldError(name, "filter", f"Filter on {name} needs a value, like {name}=eq:VALUE."))
+            continue
+        out.append(Filter(name, op, value))
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _condition(schema: ClassSchema, flt: Filter):
+    slot = schema.slot(flt.name)
+    if slot is None:
+        raise ValidationError.single(flt.name, "unknown_attribute",
+                                     f"{flt.name!r} is not an attribute of {schema.cls.name} to filter on.")
+    values, raw = Thing.attribute_values, Thing.attribute_values[flt.name].astext
+    if flt.op == "isnull":
+        return not_(values.has_key(flt.name))
+    if flt.op == "notnull":
+        return values.has_key(flt.name)
+    if flt.op == "contains":
+        escaped = flt.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return raw.ilike(f"%{escaped}%", escape="\\")
+    operand = filter_value(slot, flt.value)
+    if operand is None:
+        raise ValidationError.single(flt.name, "filter", f"Filter on {slot.label} needs a value.")
+    if flt.op == "eq":
+        return values.contains({flt.name: operand})
+    if flt.op == "ne":
+        return not_(values.contains({flt.name: operand}))
+    if slot.data_type in ("boolean", "enum"):
+        raise ValidationError.single(flt.name, "filter", f"{slot.label} can only be filtered with eq or ne.")
+    left = cast(raw, Numeric) if slot.data_type in ("integer", "decimal", "reference") else raw.collate("C")
+    right = operand if slot.data_type not in ("integer", "decimal", "reference") else str(operand)
+    if slot.data_type in ("integer", "decimal", "reference"):
+        right = cast(right, Numeric)
+    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[flt.op]
+
+
+def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *, q: str | None = None,
+                limit: Any = None, after: str | None = None, deleted: bool = False) -> Page:
+    """Return one page of the class's things (or its deleted ones), by name, filtered; NotFound if unreadable."""
+    actor.require("read", schema.cls)
+    limit = clamp_limit(limit)
+    conditions = [Thing.thing_class_id == schema.cls.id, Thing.is_deleted.is_(deleted)]
+    errors = []
+    for flt in filters:
+        try:
+            conditions.append(_condition(schema, flt))
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    if q:
+        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Thing.name.ilike(f"%{escaped}%", escape="\\"))
+    stmt = select(Thing).where(*conditions).order_by(Thing.name, Thing.id).limit(limit + 1)
+    position = decode_cursor(after, 2)
+    if position:
+        stmt = stmt.where(tuple_(Thing.name, Thing.id) > tuple_(position[0], position[1]))
+    rows = list(db.session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1].name, rows[-1].id) if more else None)
+
+
+@dataclass
+class Related:
+    """One link seen from a thing: the relationship's label, the other thing and its class."""
+
+    link_id: int
+    rel_id: int
+    label: str
+    outgoing: bool
+    other: Thing
+    other_class: ThingClass
+    is_bidirectional: bool = False
+
+
+@dataclass
+class RelatedMap:
+    """The links of many things, by thing id."""
+
+    by_thing: dict[int, list[Related]] = field(default_factory=dict)
+
+    def of(self, thing_id: int) -> list[Related]:
+        return self.by_thing.get(thing_id, [])
+
+
+def related(actor: Actor, thing_ids: list[int], *, label: str | None = None,
+            direction: str = "both") -> RelatedMap:
+    """Return the live, readable things linked to each of `thing_ids`: outgoing links, and incoming ones of
+    bidirectional relationships. Two statements (one per direction), whatever the number of things."""
+    result = RelatedMap({tid: [] for tid in thing_ids})
+    if not thing_ids:
+        return result
+    other, other_class = aliased(Thing), aliased(ThingClass)
+    hidden = actor.hidden_class_ids()
+    parts = []
+    for outgoing in (True, False):
+        if direction == ("in" if outgoing else "out"):
+            continue
+        mine, theirs = (ThingLink.from_thing_id, ThingLink.to_thing_id) if outgoing else \
+            (ThingLink.to_thing_id, ThingLink.from_thing_id)
+        name = RelationshipType.name if outgoing else RelationshipType.inverse_name
+        stmt = (select(mine.label("thing_id"), ThingLink.id, ClassRelationship.id, name, other, other_class,
+                       ClassRelationship.is_bidirectional)
+                .join(ClassRelationship, ClassRelationship.id == ThingLink.class_relationship_id)
+                .join(RelationshipType, RelationshipType.id == ClassRelationship.relationship_type_id)
+                .join(other, other.id == theirs).join(other_class, other_class.id == other.thing_class_id)
+                .where(mine.in_(thing_ids), other.is_deleted.is_(False)))
+        if not outgoing:
+            stmt = stmt.where(ClassRelationship.is_bidirectional)
+        if hidden:
+            stmt = stmt.where(other.thing_class_id.not_in(hidden))
+        if label:
+            stmt = stmt.where(name == label)
+        parts.append((outgoing, stmt))
+    for outgoing, stmt in parts:
+        for thing_id, link_id, rel_id, rel_label, thing, cls, bidi in db.session.execute(stmt.order_by(other.name)):
+            result.by_thing[thing_id].append(Related(link_id, rel_id, rel_label, outgoing, thing, cls, bidi))
+    return result
