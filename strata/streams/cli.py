@@ -9,6 +9,7 @@ import threading
 import click
 from flask.cli import AppGroup
 
+TIMELINE_ANCHOR = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 streams_cli = AppGroup("streams", help="Companies House streams: simulator, consumer, supervisor.")
 
 
@@ -33,7 +34,8 @@ def simulate(host: str, port: int, **options) -> None:
     """Serve the streaming API protocol from generated company data until stopped."""
     from strata.streams.simulator import SimulatorConfig, SimulatorServer
 
-    server = SimulatorServer(SimulatorConfig(**options), host, port, quiet=False)
+    # Timepoints follow the clock from a fixed anchor, so a restarted simulator continues the same timeline.
+    server = SimulatorServer(SimulatorConfig(started=TIMELINE_ANCHOR, **options), host, port, quiet=False)
     click.echo(f"Stream simulator on {server.url}/companies (key {options['key']!r}, "
                f"{options['backlog']} events published, {options['rate']}/s more)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -115,7 +115,8 @@ def start(stream_id: int, actor_id: int | None) -> StreamMetadata:
         raise ValidationError.single("stream", "resync_needed",
                                      "This stream needs a resync first: its checkpoint is no longer available.")
     stream.enabled = True
-    audit.record("stream", stream.id, "start", actor_id, {}, f"Started the {stream.stream_type} stream")
+    audit.record("stream", stream.id, "update", actor_id, {"enabled": [False, True]},
+                 f"Started the {stream.stream_type} stream")
     return stream
 
 
@@ -123,7 +124,8 @@ def stop(stream_id: int, actor_id: int | None) -> StreamMetadata:
     """Disable the stream; its consumer stops within a few seconds and keeps its checkpoint."""
     stream = get_stream(stream_id)
     stream.enabled = False
-    audit.record("stream", stream.id, "stop", actor_id, {}, f"Stopped the {stream.stream_type} stream")
+    audit.record("stream", stream.id, "update", actor_id, {"enabled": [True, False]},
+                 f"Stopped the {stream.stream_type} stream")
     return stream
 
 
@@ -134,7 +136,7 @@ def resync_from_now(stream_id: int, actor_id: int | None) -> StreamMetadata:
     stream.last_timepoint = stream.last_event_id = None
     stream.resync_needed, stream.enabled = False, True
     stream.last_error, stream.connection_status = None, "disconnected"
-    audit.record("stream", stream.id, "resync", actor_id, {"last_timepoint": [old, None]},
+    audit.record("stream", stream.id, "update", actor_id, {"last_timepoint": [old, None]},
                  f"Resynced the {stream.stream_type} stream from now (last timepoint was {old})")
     return stream
 
@@ -245,3 +247,19 @@ def company_history(company_number: str | None, limit: int = 20) -> list[StreamE
     return list(db.session.scalars(select(StreamEvent).where(StreamEvent.company_number == company_number)
                                    .order_by(StreamEvent.timepoint.desc().nulls_last(), StreamEvent.id.desc())
                                    .limit(limit)))
+
+
+DEMO_BASE_URL = "http://127.0.0.1:5055"
+DEMO_KEY = "demo-stream-key"
+
+
+def ensure_demo_stream(slug: str) -> None:
+    """Give tenant `slug` an enabled company-profile stream reading the local simulator, unless it has one."""
+    from strata.tenancy.service import get_tenant, tenant_context
+
+    with tenant_context(get_tenant(slug)):
+        if db.session.scalar(select(StreamMetadata.id).where(StreamMetadata.stream_type == "company-profile")):
+            return
+        stream = create_stream({"stream_type": "company-profile", "base_url": DEMO_BASE_URL,
+                                "stream_key": DEMO_KEY, "track_all": "on", "stall_after_seconds": "120"}, None)
+        stream.enabled = True

@@ -1,0 +1,169 @@
+"""Stream pages: configure with inline errors, the live status, controls, events log, tenant isolation."""
+
+import pytest
+from sqlalchemy import select
+
+from strata.business_objects.models import Company
+from strata.db import db
+from strata.streams.models import StreamEvent, StreamMetadata
+from strata.tenancy.service import tenant_context
+
+HX = {"HX-Request": "true"}
+GOOD = {"stream_type": "company-profile", "base_url": "https://stream.example.test", "stream_key": "s3cret-key-42",
+        "track_all": "on", "stall_after_seconds": "300"}
+
+
+@pytest.fixture
+def signed_in(client, login, tenant, admin):
+    login(admin, tenant=tenant)
+    return client
+
+
+def _stream(tenant):
+    with tenant_context(tenant.id):
+        stream = db.session.scalar(select(StreamMetadata))
+        db.session.expunge(stream)
+        return stream
+
+
+def test_create_stream_then_dashboard_never_shows_key(signed_in, tenant):
+    response = signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    assert response.status_code == 302
+    stream = _stream(tenant)
+    assert stream.stream_key == "s3cret-key-42" and not stream.enabled and stream.track_all
+    page = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}").get_data(as_text=True)
+    assert "Company profiles stream" in page and "disconnected" in page and "Start stream" in page
+    assert "s3cret-key-42" not in page
+    partial = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}/status", headers=HX).get_data(as_text=True)
+    assert 'id="stream-status"' in partial and "s3cret" not in partial
+
+
+@pytest.mark.parametrize("field, value, rule_text", [
+    ("stream_type", "bogus", "Stream must be one of"),
+    ("base_url", "ftp://x", "Base URL must be an http(s) address"),
+    ("stream_key", "", "Stream key is required."),
+    ("stall_after_seconds", "5", "Stall alarm must be a whole number"),
+])
+def test_bad_input_is_422_with_the_form_and_nothing_written(signed_in, tenant, field, value, rule_text):
+    response = signed_in.post(f"/t/{tenant.slug}/streams/", data={**GOOD, field: value}, headers=HX)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert 'id="stream-form"' in body and rule_text in body
+    with tenant_context(tenant.id):
+        assert db.session.scalar(select(StreamMetadata)) is None
+
+
+def test_duplicate_stream_type_is_refused(signed_in, tenant):
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    response = signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD, headers=HX)
+    assert response.status_code == 422 and "already configured" in response.get_data(as_text=True)
+
+
+def test_settings_keep_key_when_left_empty(signed_in, tenant):
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    response = signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/settings",
+                              data={"base_url": "https://other.example.test/", "stream_key": "",
+                                    "stall_after_seconds": "120"})
+    assert response.status_code == 302
+    stream = _stream(tenant)
+    assert stream.base_url == "https://other.example.test" and stream.stream_key == "s3cret-key-42"
+    assert not stream.track_all and stream.stall_after_seconds == 120
+    bad = signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/settings", data={"base_url": "nope"}, headers=HX)
+    assert bad.status_code == 422 and 'id="settings-form"' in bad.get_data(as_text=True)
+
+
+def test_start_enqueues_one_consumer_and_stop_disables(signed_in, tenant):
+    from rq import Queue
+
+    from strata.core import queues
+
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    response = signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/start", headers=HX)
+    assert response.status_code == 200 and "Stop stream" in response.get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in response.get_data(as_text=True)
+    signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/start", headers=HX)
+    jobs = Queue("streams", connection=queues.connection).get_jobs()
+    assert [j.func_name for j in jobs] == ["workers.streams.consume_stream"]
+    assert jobs[0].args == (tenant.id, stream.id)
+    signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/stop", headers=HX)
+    assert not _stream(tenant).enabled
+
+
+def test_resync_clears_checkpoint_and_flag(signed_in, tenant):
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    with tenant_context(tenant.id):
+        row = db.session.get(StreamMetadata, stream.id)
+        row.resync_needed, row.last_timepoint, row.connection_status = True, 123, "error"
+    page = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}").get_data(as_text=True)
+    assert "Resync needed" in page
+    refused = signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/start")
+    assert refused.status_code == 302 and _stream(tenant).resync_needed
+    signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/resync", headers=HX)
+    stream = _stream(tenant)
+    assert not stream.resync_needed and stream.last_timepoint is None and stream.enabled
+
+
+def _log(tenant, stream_id, **values):
+    with tenant_context(tenant.id):
+        event = StreamEvent(stream_id=stream_id, **values)
+        db.session.add(event)
+        db.session.flush()
+        return event.id
+
+
+def test_events_log_filters_detail_and_retry(signed_in, tenant):
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    good = ('{"resource_kind":"company-profile","resource_id":"SC571653","event":{"timepoint":7,"type":"changed",'
+            '"published_at":"2024-06-27T17:14:02"},"data":{"company_name":"THISTLE MEDIA LTD",'
+            '"company_number":"SC571653","company_status":"active"}}')
+    failed = _log(tenant, stream.id, event_id="malformed:6:ab", event_type="malformed",
+                  event_data={"raw": good}, processing_status="failed", error_message="Could not store")
+    _log(tenant, stream.id, event_id="5", timepoint=5, event_type="changed", company_number="01234567",
+         event_data={"event": {"timepoint": 5}}, processing_status="processed")
+    base = f"/t/{tenant.slug}/streams/{stream.id}/events"
+    page = signed_in.get(base + "?status=failed").get_data(as_text=True)
+    assert "Could not store" in page and "01234567" not in page
+    assert "01234567" in signed_in.get(base + "?company_number=01234567").get_data(as_text=True)
+    bad = signed_in.get(base + "?status=weird", headers=HX)
+    assert bad.status_code == 422 and "Status must be one of" in bad.get_data(as_text=True)
+    detail = signed_in.get(f"{base}/{failed}").get_data(as_text=True)
+    assert "THISTLE MEDIA LTD" in detail
+    retried = signed_in.post(f"{base}/{failed}/retry", headers=HX)
+    assert retried.status_code == 200 and "processed" in retried.get_data(as_text=True)
+    with tenant_context(tenant.id):
+        company = db.session.scalar(select(Company).where(Company.company_number == "SC571653"))
+        assert company.name == "THISTLE MEDIA LTD" and company.stream_timepoint == 7
+
+
+def test_company_page_shows_stream_fields_and_history(signed_in, tenant):
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    with tenant_context(tenant.id):
+        company = Company(name="KESTREL FOODS LIMITED", company_number="15893094", company_status="active",
+                          stream_timepoint=47695461, stream_event_type="changed", sic_codes=["10710"])
+        db.session.add(company)
+        db.session.flush()
+        company_id = company.id
+    _log(tenant, stream.id, event_id="47695461", timepoint=47695461, event_type="changed", company_number="15893094",
+         event_data={"event": {"timepoint": 47695461, "fields_changed": ["company_status"]}},
+         processing_status="processed")
+    page = signed_in.get(f"/t/{tenant.slug}/companies/{company_id}").get_data(as_text=True)
+    assert "Companies House" in page and "10710" in page and "47695461" in page and "company_status" in page
+
+
+def test_other_tenants_stream_is_404_and_viewers_cannot_start(client, login, make_user, make_tenant, tenant, admin):
+    login(admin, tenant=tenant)
+    client.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    other = make_tenant()
+    login(admin, tenant=other)
+    assert client.get(f"/t/{other.slug}/streams/{stream.id}").status_code == 404
+    assert client.get(f"/t/{other.slug}/streams/{stream.id}/events/1").status_code == 404
+    viewer = make_user()
+    login(viewer, tenant=tenant, role="viewer")
+    assert client.post(f"/t/{tenant.slug}/streams/{stream.id}/start").status_code == 403
+    assert client.get(f"/t/{tenant.slug}/streams/{stream.id}").status_code == 200
