@@ -1,0 +1,1 @@
+"""Report builder pages: the four-step wizard, the workflows list, schedules and backfill runs."""
