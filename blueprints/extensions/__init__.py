@@ -1,0 +1,1 @@
+"""Extensions: pages, management API, auto REST and the OpenAPI document."""

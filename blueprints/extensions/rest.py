@@ -1,0 +1,83 @@
+"""Auto REST for installed extension tables under `/api/t/<slug>/x/<plugin>/<table>`, and `/openapi.json`.
+
+`GET …/deal?stage=eq.won&amount=gte.100&order=amount.desc&limit=20` returns {items, total, limit, offset}
+with a `Content-Range` header (PostgREST conventions; `Range: 0-24` pages too, `Prefer: count=none`
+skips the total). Viewers read; editors write. Disabled or unknown tables are 404.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, request, url_for
+
+from blueprints import role_required, tenant_blueprint
+from strata.db import db
+from strata.extensions import openapi, rest, runtime
+
+bp = tenant_blueprint("extensions_rest", __name__, api=True)
+_TABLE = "/x/<plugin_id>/<table>"
+
+
+@bp.get(_TABLE)
+def list_rows(plugin_id: str, table: str):
+    """Return one page of an extension table's rows matching PostgREST-style filters."""
+    spec = runtime.table(plugin_id, table)
+    filters = rest.parse_filters(spec, list(request.args.lists()))
+    order = rest.parse_order(spec, request.args.get("order"))
+    limit, offset = rest.parse_page(request.args.get("limit"), request.args.get("offset"), request.headers.get("Range"))
+    count = "count=none" not in request.headers.get("Prefer", "")
+    page = rest.list_rows(spec, filters, order, limit, offset, count=count)
+    last = offset + len(page.rows) - 1
+    content_range = f"{offset}-{last}" if page.rows else "*"
+    headers = {"Content-Range": f"{content_range}/{page.total if page.total is not None else '*'}"}
+    return {"items": page.rows, "total": page.total, "limit": page.limit, "offset": page.offset}, 200, headers
+
+
+@bp.get(f"{_TABLE}/<row_id>")
+def get_row(plugin_id: str, table: str, row_id: str):
+    """Return one row; 404 if there is none."""
+    return rest.get_row(runtime.table(plugin_id, table), row_id)
+
+
+@bp.post(_TABLE)
+@role_required("editor")
+def create_row(plugin_id: str, table: str):
+    """Create a row from a JSON object; 201, or 422 with {field, rule, message} for each broken rule."""
+    row = rest.create_row(runtime.table(plugin_id, table), request.get_json(silent=True))
+    db.session.commit()
+    return row, 201
+
+
+@bp.patch(f"{_TABLE}/<row_id>")
+@role_required("editor")
+def update_row(plugin_id: str, table: str, row_id: str):
+    """Change the given columns of a row; 404 or 422."""
+    row = rest.update_row(runtime.table(plugin_id, table), row_id, request.get_json(silent=True))
+    db.session.commit()
+    return row
+
+
+@bp.delete(f"{_TABLE}/<row_id>")
+@role_required("editor")
+def delete_row(plugin_id: str, table: str, row_id: str):
+    """Delete a row; 204, 404, or 422 while other rows refer to it."""
+    rest.delete_row(runtime.table(plugin_id, table), row_id)
+    db.session.commit()
+    return "", 204
+
+
+def _routes() -> list[openapi.Route]:
+    routes = []
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/t/<slug>") or rule.endpoint.startswith("extensions_rest."):
+            continue
+        view = current_app.view_functions[rule.endpoint]
+        methods = tuple(sorted(m for m in rule.methods if m not in ("HEAD", "OPTIONS")))
+        routes.append(openapi.Route(rule.rule, methods, rule.endpoint, view.__doc__ or ""))
+    return routes
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """Return the tenant's OpenAPI 3.1 document: core JSON endpoints and every enabled extension table."""
+    server = url_for("api.root").rstrip("/")
+    return openapi.build(_routes(), runtime.current(), title=f"Strata API · {g.access.name}", server=server)
