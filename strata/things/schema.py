@@ -179,6 +179,8 @@ def class_links(actor: Actor, class_ids: list[int]) -> dict[int, list[Link]]:
 # --- attributes ---------------------------------------------------------------------------------------------------
 
 def _enum_values(raw: Any) -> list[str]:
+    if raw is None:
+        raw = []
     if isinstance(raw, str):
         raw = [v.strip() for v in raw.replace("\n", ",").split(",")]
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
