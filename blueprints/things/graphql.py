@@ -33,7 +33,9 @@ def execute():
         payload["errors"] = [error.formatted for error in result.errors]
     else:
         db.session.commit()
-    return payload, 200 if result.data is not None else 400
+    # A document refused before it ran (syntax, unknown fields, depth) is the client's error: 400.
+    refused = any(not error.path for error in result.errors or ())
+    return payload, 400 if refused else 200
 
 
 pages = tenant_blueprint("things_graphiql", __name__, url_prefix="/things")

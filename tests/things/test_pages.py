@@ -140,14 +140,16 @@ def test_detail_shows_links_both_ways_and_links_by_name(client, login, editor, t
 def test_soft_delete_and_restore(client, login, editor, tenant, world):
     login(editor)
     base = f"/t/{tenant.slug}/things"
+    link = ">web-1</a>"
     assert client.post(f"{base}/{world['s1']}/delete").status_code == 302
-    assert "web-1" not in _page(client, f"{base}/c/{world['server']}/")
-    assert "web-1" in _page(client, f"{base}/c/{world['server']}/trash")
-    assert "web-1" not in _page(client, f"{base}/{world['r1']}")  # deleted things leave traversals
+    assert "Deleted web-1." in _page(client, f"{base}/{world['s1']}")
+    assert link not in _page(client, f"{base}/c/{world['server']}/")
+    assert link in _page(client, f"{base}/c/{world['server']}/trash")
+    assert link not in _page(client, f"{base}/{world['r1']}")  # deleted things leave traversals
     assert "(deleted)" in _page(client, f"{base}/{world['s1']}")
     assert client.post(f"{base}/{world['s1']}/restore").status_code == 302
-    assert "web-1" in _page(client, f"{base}/c/{world['server']}/")
-    assert "web-1" in _page(client, f"{base}/{world['r1']}")  # and the link came back with it
+    assert link in _page(client, f"{base}/c/{world['server']}/")
+    assert link in _page(client, f"{base}/{world['r1']}")  # and the link came back with it
 
 
 @pytest.mark.parametrize("role, can_see, can_create", [("viewer", False, False), ("editor", True, True),
