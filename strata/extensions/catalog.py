@@ -26,11 +26,11 @@ _ATTRIBUTES = text("""
     JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = current_schema() AND c.relname = :table AND a.attnum > 0""")
 _SNAPSHOT = text("""
-    SELECT 'rel:' || c.relname || ':' || c.relkind
+    SELECT 'rel:' || c.relname || ':' || c.relkind::text
            || coalesce(':' || (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                                  || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
                                                  || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''),
-                                                 ', ' ORDER BY a.attnum)
+                                                 ', ' ORDER BY a.attname)
                              FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()
@@ -67,5 +67,8 @@ def attribute_count(table: str) -> int:
 
 
 def snapshot() -> list[str]:
-    """Return a sorted description of the tenant schema's relations, columns, constraints and enums."""
+    """Return a sorted description of the tenant schema's relations, columns, constraints and enums.
+
+    Columns are listed by name, not position: PostgreSQL cannot put a re-added column back where it was.
+    """
     return list(db.session.scalars(_SNAPSHOT))

@@ -31,7 +31,7 @@ def _fk_column(ctx: Context, manifest: Manifest, i: int, rel, targets) -> tuple[
            render("CREATE INDEX {} ON {} ({})", names.constraint_name("ix", t, [rel.sourceField]), t, rel.sourceField)]
     if rel.type == "OneToOne":
         add.append(render("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})",
-                          names.constraint_name("uq", t, [rel.sourceField]), t, rel.sourceField))
+                          t, names.constraint_name("uq", t, [rel.sourceField]), rel.sourceField))
     return add, [render("ALTER TABLE {} DROP COLUMN {}", t, rel.sourceField)]
 
 
@@ -41,6 +41,14 @@ def _join(ctx: Context, manifest: Manifest, i: int, rel, targets) -> tuple[list[
     join = names.join_table_name(ns, rel.source, rel.sourceField)
     index = render("CREATE INDEX {} ON {} (target_id)", names.constraint_name("ix", join, ["target_id"]), join)
     return [create, index], [drop], join
+
+
+def _column_backup(ctx: Context, manifest: Manifest, t: str, f, backup: str) -> tuple[str, str]:
+    """Return (copy the column into `backup`, copy it back); enums travel as text so no backup holds their type."""
+    kind = ddl.column_type(manifest, f)
+    copy = render("CREATE TABLE {} AS SELECT id, {}::text AS {} FROM {}", backup, f.name, f.name, t)
+    restore = render("UPDATE {} AS t SET {} = b.{}::{} FROM {} AS b WHERE b.id = t.id", t, f.name, f.name, kind, backup)
+    return copy, restore
 
 
 def drop_relationships(ctx: Context) -> None:
@@ -182,9 +190,9 @@ def _change_field(ctx: Context, t: str, old, new) -> None:
             backup = names.backup_name(ctx.migration_id, t, col)
             destructive = (f"narrows {t}.{col} from {old.type} to {new.type}; values that do not convert make the "
                            f"migration fail, and every value is copied to {backup} first")
-            forward.insert(0, render("CREATE TABLE {} AS SELECT id, {} FROM {}", backup, col, t))
-            backward += [render("UPDATE {} AS t SET {} = b.{} FROM {} AS b WHERE b.id = t.id", t, col, col, backup),
-                         render("DROP TABLE {}", backup)]
+            copy, restore = _column_backup(ctx, ctx.old, t, old, backup)
+            forward.insert(0, copy)
+            backward += [restore, render("DROP TABLE {}", backup)]
         if new.default is not None:
             forward.append(render("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}", t, col,
                                   ddl.literal(ctx.new, new, new.default)))
@@ -261,10 +269,9 @@ def drop_columns(ctx: Context) -> None:
             backup = names.backup_name(ctx.migration_id, t, f.name)
             nullable = f.model_copy(update={"required": False})
             ctx.add(f"Drop column {t}.{f.name}",
-                    [render("CREATE TABLE {} AS SELECT id, {} FROM {}", backup, f.name, t),
-                     render("ALTER TABLE {} DROP COLUMN {}", t, f.name)],
+                    [_column_backup(ctx, ctx.old, t, f, backup)[0], render("ALTER TABLE {} DROP COLUMN {}", t, f.name)],
                     [render("ALTER TABLE {} ADD COLUMN {}", t, ddl.column_def(ctx.old, nullable)),
-                     render("UPDATE {} AS t SET {} = b.{} FROM {} AS b WHERE b.id = t.id", t, f.name, f.name, backup),
+                     _column_backup(ctx, ctx.old, t, f, backup)[1],
                      *([render("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL", t, f.name)] if f.required else []),
                      render("DROP TABLE {}", backup)],
                     [t], f"drops the column {t}.{f.name}; its values are copied to {backup} first")
@@ -279,14 +286,17 @@ def drop_tables(ctx: Context) -> None:
             continue
         t = names.table_name(ctx.old.metadata.namespace, table.name)
         backup = names.backup_name(ctx.migration_id, t, "*")
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in
-                                  [*names.SYSTEM_COLUMNS, *(f.name for f in table.fields)])
         recreate = [ddl.create_table(ctx.old, table), *(c for c, _ in _index_defs(ctx.old, table.name).values())]
         ctx.add(f"Drop table {t}",
-                [render("CREATE TABLE {} AS SELECT {} FROM {}", backup, cols, t), render("DROP TABLE {}", t)],
-                [*recreate, render("INSERT INTO {} ({}) SELECT {} FROM {}", t, cols, cols, backup),
-                 render("DROP TABLE {}", backup)],
+                [render("CREATE TABLE {} AS SELECT to_jsonb(t) AS row FROM {} AS t", backup, t),
+                 render("DROP TABLE {}", t)],
+                [*recreate, _restore_rows(t, backup), render("DROP TABLE {}", backup)],
                 [t], f"drops the table {t}; its rows are copied to {backup} first")
+
+
+def _restore_rows(t: str, backup: str) -> str:
+    """Return the INSERT that puts whole rows kept as JSON (`to_jsonb`) back into their table."""
+    return render("INSERT INTO {} SELECT (jsonb_populate_record(NULL::{}, b.row)).* FROM {} AS b", t, t, backup)
 
 
 def drop_enums(ctx: Context) -> None:
@@ -322,11 +332,11 @@ def _dedupe(ctx: Context, t: str, name: str, fields: tuple[str, ...], count: int
     cols = sql.SQL(", ").join(sql.Identifier(f) for f in fields)
     present = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(f)) for f in fields)
     ctx.add(f"Move {count} duplicate rows out of {t} for {name}",
-            [render("CREATE TABLE {} AS SELECT * FROM {} WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
-                    "(PARTITION BY {} ORDER BY created_at, id) AS n FROM {} WHERE {}) AS d WHERE d.n > 1)",
-                    backup, t, cols, t, present),
-             render("DELETE FROM {} WHERE id IN (SELECT id FROM {})", t, backup)],
-            [render("INSERT INTO {} SELECT * FROM {}", t, backup), render("DROP TABLE {}", backup)],
+            [render("CREATE TABLE {} AS SELECT to_jsonb(t) AS row FROM {} AS t WHERE id IN (SELECT id FROM (SELECT id, "
+                    "row_number() OVER (PARTITION BY {} ORDER BY created_at, id) AS n FROM {} WHERE {}) AS d "
+                    "WHERE d.n > 1)", backup, t, cols, t, present),
+             render("DELETE FROM {} WHERE id IN (SELECT (row->>'id')::uuid FROM {})", t, backup)],
+            [_restore_rows(t, backup), render("DROP TABLE {}", backup)],
             [t], f"{count} rows of {t} repeat values of ({', '.join(fields)}); all but the first of each are "
                  f"moved to {backup} before the unique constraint {name} is added")
 

@@ -52,8 +52,8 @@ class Validation(_Model):
 class ExtensionField(_Model):
     """One column: a scalar type or the name of an enum of this manifest."""
 
-    name: str = Field(min_length=1, max_length=63)
-    type: str = Field(min_length=1, max_length=63)
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=200)
     required: bool = False
     default: Any = None
     description: str = Field(default="", max_length=500)
@@ -63,7 +63,7 @@ class ExtensionField(_Model):
 class ExtensionIndex(_Model):
     """An index on one or more fields of its table."""
 
-    name: str | None = Field(default=None, max_length=63)
+    name: str | None = Field(default=None, max_length=200)
     fields: list[str] = Field(min_length=1, max_length=32)
     unique: bool = False
 
@@ -71,15 +71,15 @@ class ExtensionIndex(_Model):
 class ExtensionUniqueConstraint(_Model):
     """A unique constraint over one or more fields."""
 
-    name: str | None = Field(default=None, max_length=63)
+    name: str | None = Field(default=None, max_length=200)
     fields: list[str] = Field(min_length=1, max_length=32)
 
 
 class ExtensionTable(_Model):
     """A table; created as `plugin_<namespace>_<name>` with a uuid `id` and timestamps."""
 
-    name: str = Field(min_length=1, max_length=63)
-    namespace: str | None = Field(default=None, max_length=63)
+    name: str = Field(min_length=1, max_length=200)
+    namespace: str | None = Field(default=None, max_length=200)
     description: str = Field(default="", max_length=500)
     fields: list[ExtensionField] = Field(default_factory=list, max_length=2000)
     indexes: list[ExtensionIndex] = Field(default_factory=list, max_length=64)
@@ -93,7 +93,7 @@ class ExtensionTable(_Model):
 class ExtensionEnum(_Model):
     """An enum type: its values in order and, per locale, their labels."""
 
-    name: str = Field(min_length=1, max_length=63)
+    name: str = Field(min_length=1, max_length=200)
     values: list[str] = Field(min_length=1, max_length=500)
     localization: dict[str, dict[str, str]] = Field(default_factory=dict)
 
@@ -101,9 +101,9 @@ class ExtensionEnum(_Model):
 class ExtensionRelationship(_Model):
     """A foreign key (OneToOne, OneToMany) or a join table (ManyToMany) from `source` to `target`."""
 
-    source: str = Field(min_length=1, max_length=63)
-    sourceField: str = Field(min_length=1, max_length=63)
-    target: str = Field(min_length=1, max_length=63)
+    source: str = Field(min_length=1, max_length=200)
+    sourceField: str = Field(min_length=1, max_length=200)
+    target: str = Field(min_length=1, max_length=200)
     targetField: str = Field(default="id", min_length=1, max_length=63)
     type: Literal["OneToOne", "OneToMany", "ManyToMany"]
     onDelete: Literal["Cascade", "SetNull", "Restrict", "NoAction"] = "Restrict"

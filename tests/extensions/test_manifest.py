@@ -1,0 +1,157 @@
+"""Every manifest rule: each broken one is reported with its JSON path and rule, and nothing is registered."""
+
+import pytest
+
+from strata.errors import ValidationError
+from strata.extensions import checks, registry
+from strata.extensions import manifest as manifest_module
+from tests.extensions.conftest import manifest
+
+
+def _errors(data):
+    with pytest.raises(ValidationError) as caught:
+        registry.validate(data)
+    return {(e.field, e.rule) for e in caught.value.errors}
+
+
+def _offline(data):
+    """The rules that need no database: shape (pydantic) and the manifest's own consistency."""
+    try:
+        parsed = manifest_module.parse(data)
+    except ValidationError as exc:
+        return {(e.field, e.rule) for e in exc.errors}
+    return {(e.field, e.rule) for e in checks.check(parsed)}
+
+
+def _table(**changes):
+    table = {"name": "deal", "fields": [{"name": "title", "type": "String"}]}
+    table.update(changes)
+    return table
+
+
+def test_the_example_manifest_is_valid(scoped):
+    assert registry.validate(manifest()).pluginId == "acme-crm"
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"pluginId": "Bad Id"}, ("pluginId", "value_error")),
+    ({"version": "1.0"}, ("version", "value_error")),
+    ({"metadata": {}}, ("metadata.namespace", "missing")),
+    ({"surprise": 1}, ("surprise", "extra_forbidden")),
+    ({"tables": [{"name": "deal", "fields": [{"name": "x", "type": "String", "required": "sometimes"}]}]},
+     ("tables[0].fields[0].required", "bool_parsing")),
+    ({"tables": [_table(fields=[{"name": "x", "type": "String", "validation": {"pattern": "("}}])]},
+     ("tables[0].fields[0].validation.pattern", "value_error")),
+    ({"relationships": [{"source": "deal", "sourceField": "x", "target": "companies", "type": "ManyToFew"}]},
+     ("relationships[0].type", "literal_error")),
+])
+def test_shape_errors_carry_json_paths(changes, expected):
+    assert expected in _offline(manifest(**changes))
+
+
+def test_text_that_is_neither_json_nor_yaml():
+    with pytest.raises(ValidationError) as caught:
+        manifest_module.parse("pluginId: [unclosed")
+    assert caught.value.errors[0].rule == "syntax" and "line" in caught.value.errors[0].message
+
+
+@pytest.mark.parametrize("source", ["", "[1, 2]", b"\xff\xfe"])
+def test_empty_or_non_object_manifest(source):
+    with pytest.raises(ValidationError):
+        manifest_module.parse(source)
+
+
+LONG = "n" * 40
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"metadata": {"namespace": "Bad-NS"}}, ("metadata.namespace", "pattern")),
+    ({"tables": [_table(name="Deal")]}, ("tables[0].name", "pattern")),
+    ({"tables": [_table(name="select")]}, ("tables[0].name", "reserved")),
+    ({"tables": [_table(name="pg_deal")]}, ("tables[0].name", "reserved")),
+    ({"tables": [_table(fields=[{"name": "order", "type": "String"}])]}, ("tables[0].fields[0].name", "reserved")),
+    ({"tables": [_table(fields=[{"name": "id", "type": "String"}])]}, ("tables[0].fields[0].name", "reserved")),
+    ({"tables": [_table(fields=[{"name": "ctid", "type": "String"}])]}, ("tables[0].fields[0].name", "reserved")),
+    ({"tables": [_table(fields=[{"name": "x" * 64, "type": "String"}])]}, ("tables[0].fields[0].name", "max_bytes")),
+    ({"metadata": {"namespace": LONG}, "tables": [_table(name="t" * 20)], "enums": [], "relationships": []},
+     ("tables[0].name", "max_bytes")),
+    ({"metadata": {"namespace": LONG}, "enums": [{"name": "e" * 20, "values": ["a"]}], "tables": [],
+      "relationships": []}, ("enums[0].name", "max_bytes")),
+    ({"tables": [_table(), _table()], "relationships": []}, ("tables", "unique")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "String"}, {"name": "a", "type": "Int"}])]},
+     ("tables[0].fields", "unique")),
+    ({"tables": [_table(namespace="other")]}, ("tables[0].namespace", "namespace")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "Money"}])]}, ("tables[0].fields[0].type", "type")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "Int", "default": "ten"}])]},
+     ("tables[0].fields[0].default", "type")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "Int", "default": 5, "validation": {"min": 10}}])]},
+     ("tables[0].fields[0].default", "min")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "stage", "default": "maybe"}])]},
+     ("tables[0].fields[0].default", "enum")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "Int", "validation": {"maxLength": 3}}])]},
+     ("tables[0].fields[0].validation", "applicable")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "String", "validation": {"max": 3}}])]},
+     ("tables[0].fields[0].validation", "applicable")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "String", "validation": {"minLength": 5, "maxLength": 2}}])]},
+     ("tables[0].fields[0].validation.minLength", "order")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "Int", "validation": {"min": 5, "max": 2}}])]},
+     ("tables[0].fields[0].validation.min", "order")),
+    ({"tables": [_table(indexes=[{"fields": ["nope"]}])]}, ("tables[0].indexes[0].fields[0]", "unknown")),
+    ({"tables": [_table(uniqueConstraints=[{"fields": ["title", "nope"]}])]},
+     ("tables[0].uniqueConstraints[0].fields[1]", "unknown")),
+    ({"enums": [{"name": "stage", "values": ["a", "a"]}]}, ("enums[0].values", "unique")),
+    ({"enums": [{"name": "stage", "values": ["a", "b" * 64]}]}, ("enums[0].values[1]", "max_bytes")),
+    ({"enums": [{"name": "String", "values": ["a"]}]}, ("enums[0].name", "reserved")),
+    ({"enums": [{"name": "stage", "values": ["lead", "won", "lost"]}, {"name": "stage", "values": ["x"]}]},
+     ("enums", "unique")),
+    ({"enums": [{"name": "stage", "values": ["a"], "localization": {"de": {"b": "B"}}}], "tables": []},
+     ("enums[0].localization.de.b", "unknown")),
+])
+def test_manifest_rules(changes, expected):
+    data = manifest(**changes)
+    if "relationships" not in changes and not any(t["name"] == "deal" for t in data["tables"]):
+        data["relationships"] = []
+    assert expected in _offline(data)
+
+
+def test_database_rules_are_checked_on_registration(scoped):
+    """A manifest broken on its own is refused by the registry too, and nothing is stored."""
+    assert ("tables[0].name", "reserved") in _errors(manifest(tables=[_table(name="select")], relationships=[]))
+    assert registry.list_schemas() == []
+
+
+@pytest.mark.parametrize("relationship, expected", [
+    ({"source": "nope", "sourceField": "c", "target": "companies"}, ("relationships[0].source", "unknown")),
+    ({"source": "deal", "sourceField": "c", "target": "deal", "targetField": "title"},
+     ("relationships[0].targetField", "unique")),
+    ({"source": "deal", "sourceField": "c", "target": "companies", "onDelete": "SetNull", "required": True},
+     ("relationships[0].onDelete", "conflict")),
+    ({"source": "deal", "sourceField": "Bad", "target": "companies"}, ("relationships[0].sourceField", "pattern")),
+    ({"source": "deal", "sourceField": "title", "target": "companies"}, ("relationships[0].sourceField", "conflict")),
+])
+def test_relationship_rules(relationship, expected):
+    assert expected in _offline(manifest(relationships=[{"type": "OneToMany", **relationship}]))
+
+
+@pytest.mark.parametrize("relationship, expected", [
+    ({"source": "deal", "sourceField": "c", "target": "invoices"}, ("relationships[0].target", "missing")),
+    ({"source": "deal", "sourceField": "c", "target": "companies", "targetField": "name"},
+     ("relationships[0].targetField", "unique")),
+    ({"source": "deal", "sourceField": "c", "target": "plugin_other_thing"}, ("relationships[0].target", "missing")),
+])
+def test_relationship_targets_in_the_database(scoped, relationship, expected):
+    data = manifest(relationships=[{"type": "OneToMany", **relationship}])
+    assert expected in _errors(data)
+
+
+def test_too_many_columns():
+    fields = [{"name": f"c{i}", "type": "Int"} for i in range(1598)]
+    data = manifest(tables=[_table(fields=fields)], relationships=[])
+    assert ("tables[0].fields", "max_columns") in _offline(data)
+    assert not checks.check(manifest_module.parse(manifest(tables=[_table(fields=fields[:1597])], relationships=[])))
+
+
+def test_plugin_id_must_match_the_address(scoped):
+    with pytest.raises(ValidationError) as caught:
+        registry.validate(manifest(), "other-plugin")
+    assert caught.value.errors[0].rule == "mismatch"
