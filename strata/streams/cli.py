@@ -30,6 +30,7 @@ streams_cli = AppGroup("streams", help="Companies House streams: simulator, cons
 @click.option("--delete-rate", default=0.02, type=float, show_default=True, help="Share of deleted events (no data).")
 @click.option("--pool", default=5000, type=int, show_default=True, help="Distinct companies the events are about.")
 @click.option("--seed", default=2, type=int, show_default=True)
+@click.option("--pregenerate", is_flag=True, help="Render the backlog up front (benchmarks).")
 def simulate(host: str, port: int, **options) -> None:
     """Serve the streaming API protocol from generated company data until stopped."""
     from strata.streams.simulator import SimulatorConfig, SimulatorServer
@@ -58,7 +59,8 @@ def consume(slug: str, stream_id: int, lock_ttl: int, batch_size: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with tenant_context(get_tenant(slug)):
-        reason = Consumer(stream_id, ConsumerSettings(lock_ttl=lock_ttl, batch_size=batch_size), stop).run()
+        settings = ConsumerSettings(lock_ttl=lock_ttl, batch_size=batch_size, check_interval=min(2.0, lock_ttl / 3))
+        reason = Consumer(stream_id, settings, stop).run()
     click.echo(f"Consumer stopped: {reason}")
 
 

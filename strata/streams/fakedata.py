@@ -8,6 +8,7 @@ register's (`SC571653`, `15893094`, `NORTHGATE DIGITAL LTD`).
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from datetime import date, datetime, timedelta
@@ -36,6 +37,7 @@ STATUSES = ("active",) * 17 + ("dissolved", "liquidation", "administration", "vo
 ACCOUNTS = ("micro-entity", "total-exemption-full", "small", "full", "dormant", "unaudited-abridged")
 
 
+@functools.lru_cache(maxsize=100_000)
 def _company(seed: int, index: int) -> dict:
     """Return the stable part of pool company `index`: number, name, type, jurisdiction, address, SIC."""
     rng = random.Random(seed * 7_919 + index)

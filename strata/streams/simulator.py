@@ -47,6 +47,8 @@ class SimulatorConfig:
     malformed_rate: float = 0.0
     delete_rate: float = 0.02
     chunk_events: int = 200
+    total: int | None = None  # stop publishing after this many events
+    pregenerate: bool = False  # render the backlog's company-profile lines once, up front (for benchmarks)
     started: float = field(default_factory=time.time)
 
 
@@ -63,12 +65,28 @@ class Simulator:
         self.requests = 0
         self._lock = threading.Lock()
         self.stopping = threading.Event()
+        self._rendered: dict[int, bytes] = {}
+        if config.pregenerate:
+            for tp in range(config.first_timepoint, config.first_timepoint + config.backlog):
+                self._rendered[tp] = self._render(tp, "company-profile")
+
+    def _render(self, timepoint: int, kind: str) -> bytes:
+        c = self.config
+        return fakedata.event_line(c.seed, timepoint, c.pool, self.published(timepoint), c.delete_rate, kind)
+
+    def line(self, timepoint: int, kind: str) -> bytes:
+        """Return the line of event `timepoint` of stream `kind`."""
+        if kind == "company-profile" and timepoint in self._rendered:
+            return self._rendered[timepoint]
+        return self._render(timepoint, kind)
 
     def head(self) -> int:
         """Return the newest published timepoint (first_timepoint - 1 while nothing exists)."""
         c = self.config
-        live = int(max(0.0, time.time() - c.started) * c.rate)
-        return c.first_timepoint + c.backlog + live - 1
+        published = c.backlog + int(max(0.0, time.time() - c.started) * c.rate)
+        if c.total is not None:
+            published = min(published, c.total)
+        return c.first_timepoint + published - 1
 
     def oldest(self) -> int:
         """Return the oldest timepoint still retained."""
@@ -125,7 +143,7 @@ class Simulator:
         """Return the lines of timepoints start..end, and whether the connection should end after them."""
         c, out = self.config, []
         for tp in range(start, end + 1):
-            line = fakedata.event_line(c.seed, tp, c.pool, self.published(tp), c.delete_rate, kind)
+            line = self.line(tp, kind)
             fate = random.Random(c.seed * 31 + tp).random()
             out.append(line)
             if fate < c.duplicate_rate:
@@ -135,7 +153,7 @@ class Simulator:
             if rng.random() < c.disconnect_rate:
                 data = b"".join(out)
                 if rng.random() < c.cut_rate:
-                    nxt = fakedata.event_line(c.seed, tp + 1, c.pool, self.published(tp + 1), c.delete_rate, kind)
+                    nxt = self.line(tp + 1, kind)
                     data += nxt[: rng.randrange(1, len(nxt) - 1)]
                 return data, True
         return b"".join(out), False

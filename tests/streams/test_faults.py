@@ -1,0 +1,165 @@
+"""Protocol faults against the simulator: cuts, duplicates, malformed lines, 401, 416, 429, older events."""
+
+import time
+
+import httpx
+from sqlalchemy import func, select
+
+from strata.business_objects.models import Company
+from strata.db import db
+from strata.streams.consumer import ConsumerSettings, backoff
+from strata.streams.ingest import write_batch
+from strata.streams.models import StreamEvent, StreamMetadata
+from strata.streams.protocol import parse_line
+from tests.streams.conftest import FAST, wait_for
+
+
+def _stream(stream_id: int) -> StreamMetadata:
+    db.session.rollback()
+    return db.session.get(StreamMetadata, stream_id)
+
+
+def _count(*where) -> int:
+    return db.session.scalar(select(func.count()).select_from(StreamEvent).where(*where))
+
+
+def test_disconnects_mid_line_duplicates_and_malformed_lines(simulator, make_stream, consumer):
+    sim = simulator(backlog=1500, pool=200, disconnect_rate=0.01, cut_rate=0.7, duplicate_rate=0.03,
+                    malformed_rate=0.01, delete_rate=0.05)
+    first, last = sim.config.first_timepoint, sim.config.first_timepoint + 1499
+    stream_id = make_stream(sim.url, last_timepoint=first - 1)
+    with consumer(stream_id):
+        assert wait_for(lambda: _stream(stream_id).last_timepoint == last, timeout=60)
+        time.sleep(0.3)
+    assert sim.simulator.requests > 3  # it really was cut off and resumed
+    timepoints = db.session.scalars(select(StreamEvent.timepoint).where(StreamEvent.timepoint.is_not(None))).all()
+    assert sorted(timepoints) == list(range(first, last + 1))  # each exactly once
+    malformed = db.session.scalars(select(StreamEvent).where(StreamEvent.event_type == "malformed")).all()
+    assert malformed and all(e.processing_status == "failed" and "Malformed line" in e.error_message
+                             for e in malformed)
+    assert _count(StreamEvent.processing_status == "failed", StreamEvent.event_type != "malformed") == 0
+    assert _stream(stream_id).error_count == 0 or "Disconnected" in (_stream(stream_id).last_error or "")
+
+
+def _row(number: str, timepoint: int, name: str, status: str = "active", event_type: str = "changed"):
+    data = "" if event_type == "deleted" else (
+        f',"data":{{"company_name":"{name}","company_number":"{number}","company_status":"{status}"}}')
+    line = (f'{{"resource_kind":"company-profile","resource_id":"{number}","event":{{"timepoint":{timepoint},'
+            f'"type":"{event_type}","published_at":"2024-06-27T17:14:02"}}{data}}}')
+    return parse_line(line.encode())
+
+
+def test_older_and_duplicate_events_never_overwrite_newer_data(scoped, make_stream):
+    stream_id = make_stream("http://127.0.0.1:9", track_all=True)
+    write_batch(stream_id, [_row("SC571653", 100, "NEW NAME LTD", "active")])
+    write_batch(stream_id, [_row("SC571653", 90, "OLD NAME LTD", "dissolved"),
+                            _row("SC571653", 100, "NEW NAME LTD", "liquidation")])
+    company = db.session.scalar(select(Company).where(Company.company_number == "SC571653"))
+    assert (company.name, company.company_status, company.stream_timepoint) == ("NEW NAME LTD", "active", 100)
+    assert _count() == 2 and _stream(stream_id).last_timepoint == 100
+    write_batch(stream_id, [_row("SC571653", 101, "", event_type="deleted")])
+    db.session.refresh(company)
+    assert company.company_status == "removed" and company.stream_event_type == "deleted"
+    assert company.name == "NEW NAME LTD"
+
+
+def test_tracking_only_known_companies(scoped, make_stream):
+    stream_id = make_stream("http://127.0.0.1:9", track_all=False)
+    db.session.add(Company(name="Mine", company_number="15893094"))
+    db.session.commit()
+    write_batch(stream_id, [_row("15893094", 5, "KNOWN LTD"), _row("00000001", 6, "UNKNOWN LTD")])
+    numbers = db.session.scalars(select(Company.company_number)).all()
+    assert numbers == ["15893094"]
+    assert db.session.scalar(select(Company.name)) == "KNOWN LTD"
+    assert _count(StreamEvent.processing_status == "processed") == 2
+
+
+def test_bad_key_is_401_and_disables_the_stream(simulator, make_stream, consumer):
+    sim = simulator(backlog=10)
+    stream_id = make_stream(sim.url, key="wrong-key", last_timepoint=sim.config.first_timepoint - 1)
+    with consumer(stream_id) as running:
+        assert running.wait() == "unauthorized"
+    stream = _stream(stream_id)
+    assert stream.connection_status == "error" and not stream.enabled
+    assert "Stream key rejected" in stream.last_error and "401" in stream.last_error
+    assert sim.simulator.requests == 1
+
+
+def test_timepoint_beyond_retention_is_416_and_needs_resync(simulator, make_stream, consumer):
+    sim = simulator(backlog=500, retention=100)
+    stream_id = make_stream(sim.url, last_timepoint=sim.config.first_timepoint + 10)
+    with consumer(stream_id) as running:
+        assert running.wait() == "resync"
+    stream = _stream(stream_id)
+    assert stream.resync_needed and stream.connection_status == "error"
+    assert "Resync needed" in stream.last_error and "416" in stream.last_error
+    assert stream.last_timepoint == sim.config.first_timepoint + 10  # no silent jump to live
+    assert _count() == 0
+
+
+def test_rate_limit_429_waits_at_least_a_minute(simulator, make_stream, consumer):
+    sim = simulator(backlog=10, max_connections=0)
+    stream_id = make_stream(sim.url, last_timepoint=sim.config.first_timepoint - 1)
+    settings = ConsumerSettings(check_interval=0.2, lock_ttl=5)  # the protocol's real waits
+    with consumer(stream_id, settings):
+        assert wait_for(lambda: "Rate limited (429)" in (_stream(stream_id).last_error or ""))
+        time.sleep(2)
+        assert sim.simulator.requests == 1
+    stream = _stream(stream_id)
+    wait = int(stream.last_error.split("retrying in ")[1].split(" s")[0])
+    assert 60 <= wait <= 72 and stream.connection_status == "error"
+
+
+def test_backoff_floors_cap_and_jitter():
+    import random
+
+    rng = random.Random(1)
+    assert 10 <= backoff(1, 10, 300, rng) <= 12
+    assert 40 <= backoff(3, 10, 300, rng) <= 48
+    assert 300 <= backoff(20, 10, 300, rng) <= 360
+    assert 60 <= backoff(1, 60, 300, rng) <= 72
+
+
+def test_server_error_waits_at_least_ten_seconds_and_counts(simulator, make_stream, consumer):
+    stream_id = make_stream("http://127.0.0.1:9")  # nothing listens: connection refused
+    settings = ConsumerSettings(check_interval=0.2, lock_ttl=5)
+    with consumer(stream_id, settings):
+        assert wait_for(lambda: _stream(stream_id).error_count >= 1)
+    stream = _stream(stream_id)
+    assert "Connection failed" in stream.last_error
+    assert 10 <= int(stream.last_error.split("retrying in ")[1].split(" s")[0]) <= 12
+
+
+def test_stop_from_the_flag_and_heartbeats_keep_the_connection(simulator, make_stream, consumer):
+    sim = simulator(backlog=5, heartbeat=0.1)
+    stream_id = make_stream(sim.url, last_timepoint=sim.config.first_timepoint - 1)
+    with consumer(stream_id, FAST) as running:
+        assert wait_for(lambda: _stream(stream_id).last_timepoint == sim.config.first_timepoint + 4)
+        time.sleep(1.0)  # only heartbeats now
+        assert _stream(stream_id).connection_status == "connected"
+        stream = _stream(stream_id)
+        stream.enabled = False
+        db.session.commit()
+        assert running.wait() == "disabled"
+    assert _stream(stream_id).connection_status == "disconnected"
+    assert sim.simulator.requests == 1
+
+
+def test_simulator_replay_includes_the_timepoint_and_deletes_have_no_data(simulator):
+    sim = simulator(backlog=50, delete_rate=0.3)
+    first = sim.config.first_timepoint
+    with httpx.stream("GET", f"{sim.url}/companies", params={"timepoint": first + 7},
+                      auth=("demo-stream-key", ""), timeout=5) as response:
+        body = b""
+        for chunk in response.iter_bytes():
+            body += chunk
+            if body.count(b"\n") >= 43:
+                break
+    rows = [parse_line(line) for line in body.split(b"\n")[:43]]
+    assert rows[0].timepoint == first + 7
+    assert [r.timepoint for r in rows] == list(range(first + 7, first + 50))
+    deleted = [r for r in rows if r.deleted]
+    assert deleted and all('"data"' not in r.event_json for r in deleted)
+    unauthorised = httpx.get(f"{sim.url}/companies", auth=("nope", ""))
+    assert unauthorised.status_code == 401 and unauthorised.json() == {"error": "Invalid Authorization",
+                                                                       "type": "ch:service"}
