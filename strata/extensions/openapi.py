@@ -20,6 +20,7 @@ from strata.extensions.rest import OPERATORS, RELATION_TYPES
 from strata.extensions.runtime import Installed, TableSpec
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+INT4_MAX = 2 ** 31 - 1
 JSON_TYPES = {"String": {"type": "string"}, "Int": {"type": "integer", "minimum": -(2 ** 63), "maximum": 2 ** 63 - 1},
               "Float": {"type": "number"}, "Boolean": {"type": "boolean"},
               "DateTime": {"type": "string", "format": "date-time"},
@@ -46,7 +47,7 @@ def _path_parameters(rule: str) -> tuple[str, list[dict[str, Any]]]:
         converter, name = match["converter"], match["name"]
         schema: dict[str, Any] = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
         if converter == "int":
-            schema = {"type": "integer", "minimum": 0}
+            schema = {"type": "integer", "minimum": 0, "maximum": INT4_MAX}  # core ids are PostgreSQL integers
         elif converter == "any":
             schema = {"type": "string", "enum": [a.strip().strip("'\"") for a in match["args"].split(",")]}
         if name == "slug":
