@@ -233,7 +233,8 @@ class ThingNode:
         return ThingClassNode.of(cls) if cls else None
 
     @strawberry.field(description="Linked things: outgoing links, and incoming links of bidirectional relationships.")
-    async def related(self, info: Info, label: str | None = None, direction: Direction = Direction.BOTH) -> list[RelatedNode]:
+    async def related(self, info: Info, label: str | None = None,
+                      direction: Direction = Direction.BOTH) -> list[RelatedNode]:
         items = await _ctx(info).loader("related", _related_loader(_ctx(info).actor)).load(
             (int(self.id), label, direction.value))
         return [RelatedNode(link_id=strawberry.ID(str(r.link_id)), label=r.label, outgoing=r.outgoing,
@@ -288,7 +289,8 @@ def _things(info: Info, class_id, class_name, filters, search, first, after, del
 
     page = _run(load)
     nodes = [ThingNode.of(row) for row in page.rows]
-    edges = [ThingEdge(cursor=query.encode_cursor(row.name, row.id), node=node) for row, node in zip(page.rows, nodes)]
+    edges = [ThingEdge(cursor=query.encode_cursor(row.name, row.id), node=node)
+             for row, node in zip(page.rows, nodes, strict=True)]
     return ThingConnection(nodes=nodes, edges=edges, page_info=PageInfo(
         has_next_page=page.next_cursor is not None, end_cursor=edges[-1].cursor if edges else None))
 
@@ -306,7 +308,8 @@ class Query:
                                                   end_cursor=page.next_cursor))
 
     @strawberry.field
-    def thing_class(self, info: Info, id: strawberry.ID | None = None, name: str | None = None) -> ThingClassNode | None:
+    def thing_class(self, info: Info, id: strawberry.ID | None = None,
+                    name: str | None = None) -> ThingClassNode | None:
         actor = _ctx(info).actor
         try:
             return ThingClassNode.of(schema.class_by_name(actor, name) if name else schema.get_class(actor, id))

@@ -165,7 +165,8 @@ def class_links(actor: Actor, class_ids: list[int]) -> dict[int, list[Link]]:
         .join(ThingClass, ThingClass.id == ClassRelationship.from_thing_class_id)
         .join(other, other.id == ClassRelationship.to_thing_class_id)
         .where(ClassRelationship.is_active,
-               (ClassRelationship.from_thing_class_id.in_(class_ids)) | (ClassRelationship.to_thing_class_id.in_(class_ids)))
+               ClassRelationship.from_thing_class_id.in_(class_ids)
+               | ClassRelationship.to_thing_class_id.in_(class_ids))
         .order_by(RelationshipType.name, ClassRelationship.id))
     out: dict[int, list[Link]] = {cid: [] for cid in class_ids}
     for rel, rtype, source, target in rows:

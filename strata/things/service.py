@@ -107,7 +107,9 @@ def _comparable(schema: ClassSchema, name: str, value: Any) -> Any:
 def _ordered(schema: ClassSchema, values: dict[str, Any]) -> list[FieldError]:
     errors = []
     for first, second in (schema.cls.validation_rules or {}).get("ordered", []):
-        if first in values and second in values and _comparable(schema, first, values[first]) > _comparable(schema, second, values[second]):
+        if first not in values or second not in values:
+            continue
+        if _comparable(schema, first, values[first]) > _comparable(schema, second, values[second]):
             a, b = schema.slot(first), schema.slot(second)
             errors.append(FieldError(second, "ordered", f"{b.label if b else second} must not be before "
                                                         f"{a.label if a else first}."))
@@ -126,8 +128,9 @@ def _unique(schema: ClassSchema, values: dict[str, Any], thing_id: int | None) -
             Thing.attribute_values.contains({name: values[name]}), Thing.id != (thing_id or -1)).limit(1))
         if taken is not None:
             slot = schema.slot(name)
-            errors.append(FieldError(name, "unique", f"Another {schema.cls.name} already has {slot.label if slot else name} "
-                                                     f"{values[name]!r}."))
+            label = slot.label if slot else name
+            errors.append(FieldError(name, "unique",
+                                     f"Another {schema.cls.name} already has {label} {values[name]!r}."))
     return errors
 
 
@@ -203,7 +206,8 @@ def _link_errors(rel: ClassRelationship, source: Thing, target: Thing) -> list[F
     mine = select(func.count()).select_from(ThingLink).where(ThingLink.class_relationship_id == rel.id)
     if db.session.scalar(mine.where(ThingLink.from_thing_id == source.id, ThingLink.to_thing_id == target.id)):
         return [FieldError("to_thing_id", "unique", f"{source.name} is already linked to {target.name} this way.")]
-    if rel.max_targets is not None and db.session.scalar(mine.where(ThingLink.from_thing_id == source.id)) >= rel.max_targets:
+    targets = db.session.scalar(mine.where(ThingLink.from_thing_id == source.id)) if rel.max_targets else 0
+    if rel.max_targets is not None and targets >= rel.max_targets:
         return [FieldError("to_thing_id", "cardinality", f"{source.name} may have at most {rel.max_targets} link(s) "
                                                          f"of this relationship ({rel.kind.replace('_', '-')}).")]
     if rel.single_source and db.session.scalar(mine.where(ThingLink.to_thing_id == target.id)):

@@ -83,8 +83,8 @@ def clean_constraints(data_type: str, raw: Any, field: str = "constraints") -> d
     allowed, errors, out = CONSTRAINT_KEYS[data_type], [], {}
     for key, value in raw.items():
         if key not in allowed:
-            errors.append(FieldError(field, "unknown_rule", f"{key!r} is not a rule for {data_type} attributes"
-                                                            f"{' (use ' + ', '.join(allowed) + ')' if allowed else ''}."))
+            hint = f" (use {', '.join(allowed)})" if allowed else ""
+            errors.append(FieldError(field, "unknown_rule", f"{key!r} is not a rule for {data_type} attributes{hint}."))
         elif value is None or value == "":
             continue
         elif key in ("min_length", "max_length"):
@@ -118,15 +118,17 @@ def clean_rules(raw: Any, names: set[str] | None = None) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValidationError.single("validation_rules", "json_object", 'Validation rules must be a JSON object like '
                                                                         '{"required": ["code"]}.')
-    errors = [FieldError("validation_rules", "unknown_rule", f"{key!r} is not a validation rule; use "
-                                                             f"{', '.join(RULE_KEYS)}.") for key in raw if key not in RULE_KEYS]
+    errors = [FieldError("validation_rules", "unknown_rule",
+                         f"{key!r} is not a validation rule; use {', '.join(RULE_KEYS)}.")
+              for key in raw if key not in RULE_KEYS]
     for key in ("required", "unique"):
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             errors.append(FieldError("validation_rules", key, f"{key} must be a list of attribute names."))
     ordered = raw.get("ordered", [])
     if not isinstance(ordered, list) or not all(isinstance(p, list) and len(p) == 2 for p in ordered):
-        errors.append(FieldError("validation_rules", "ordered", 'ordered must be a list of pairs like [["start", "end"]].'))
+        errors.append(FieldError("validation_rules", "ordered",
+                                 'ordered must be a list of pairs like [["start", "end"]].'))
     if "name_pattern" in raw:
         try:
             re.compile(str(raw["name_pattern"]))

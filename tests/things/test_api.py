@@ -54,7 +54,8 @@ def test_definitions_round_trip(api, defined):
     assert {(r["label"], r["outgoing"]) for r in body["relationships"]} == {("replicates to", True),
                                                                           ("replica of", False)}
     dup = api.post("/classes", json={"name": "Server"}, status=422).get_json()
-    assert dup["errors"] == [{"field": "name", "rule": "unique", "message": "A thing class named 'Server' already exists."}]
+    assert dup["errors"] == [{"field": "name", "rule": "unique",
+                              "message": "A thing class named 'Server' already exists."}]
     bad = api.post("/classes", json={"name": "X", "permissions": ["read"]}, status=422).get_json()
     assert bad["errors"][0]["rule"] == "json_object"
     assert api.post("/classes", data="nope", status=422).get_json()["errors"][0]["field"] == "body"
@@ -100,7 +101,8 @@ def test_links_and_related(api, defined):
     link = api.post("/links", json={"relationship_id": defined["rel"], "from_id": a, "to_id": b}, status=201)
     refused = api.post("/links", json={"relationship_id": defined["rel"], "from_id": c, "to_id": b}, status=422)
     assert refused.get_json()["errors"][0]["rule"] == "cardinality"
-    assert [(r["label"], r["thing"]["name"]) for r in api.get(f"/{b}/related").get_json()["items"]] == [("replica of", "a")]
+    items = api.get(f"/{b}/related").get_json()["items"]
+    assert [(r["label"], r["thing"]["name"]) for r in items] == [("replica of", "a")]
     api.delete(f"/links/{link.get_json()['id']}", status=204)
     assert api.get(f"/{b}/related").get_json()["items"] == []
 

@@ -54,7 +54,10 @@ def test_non_object_json_on_classes(scoped, model, column, value, field):
         model.cls("X", **{column: __import__("json").loads(value)})
     assert exc.value.errors[0].field == field and exc.value.errors[0].rule == "json_object"
     assert "must be a JSON object" in exc.value.errors[0].message
-    error = _refused(f"INSERT INTO thing_classes (name, {column}) VALUES ('Y', CAST(:v AS jsonb))", {"v": value})
+    statement = {
+        "validation_rules": "INSERT INTO thing_classes (name, validation_rules) VALUES ('Y', CAST(:v AS jsonb))",
+        "permissions": "INSERT INTO thing_classes (name, permissions) VALUES ('Y', CAST(:v AS jsonb))"}[column]
+    error = _refused(statement, {"v": value})
     assert error.errors[0].field == field and "must be a JSON object" in error.errors[0].message
 
 
@@ -129,7 +132,8 @@ def test_cardinality_definitions(scoped, model):
 
 def test_thing_constraints_in_the_database(scoped, model):
     cls = model.cls("Box")
-    assert _refused("INSERT INTO things (thing_class_id, name) VALUES (:c, ' ')", {"c": cls.id}).errors[0].field == "name"
+    error = _refused("INSERT INTO things (thing_class_id, name) VALUES (:c, ' ')", {"c": cls.id})
+    assert error.errors[0].field == "name"
     error = _refused("INSERT INTO things (thing_class_id, name, attribute_values) VALUES (:c, 'b', '[]')",
                      {"c": cls.id})
     assert error.errors[0].message == "Attribute values must be a JSON object."
@@ -182,8 +186,8 @@ def test_migration_downgrade_and_upgrade(scoped):
     module = script_directory().get_revision("t0004_things").module
     with Operations.context(MigrationContext.configure(connection)):
         module.downgrade()
-        left = connection.exec_driver_sql("SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
-                                          "AND relname LIKE 'thing%%'").scalar()
+        left = connection.exec_driver_sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'thing%%' "
+                                          "AND relnamespace = current_schema()::regnamespace").scalar()
         assert left == 0
         module.upgrade()
     assert connection.exec_driver_sql("SELECT count(*) FROM thing_class_summary").scalar() == 0

@@ -28,7 +28,7 @@ def _graph(tenant, model, actors, n):
         model.assign(cls, model.attr("tier", "enum", enum_values=["gold", "silver"]))
         rel = model.relate(cls, cls, model.rtype("replicates to", "replica of"), "one_to_one", bidirectional=True)
         ids = [model.thing(cls, f"s{i:03}", tier="gold" if i % 2 else "silver").id for i in range(n)]
-        for a, b in zip(ids, ids[1:]):
+        for a, b in zip(ids, ids[1:], strict=False):
             service.link(actors["admin"], rel.id, a, b)
         return cls.id, rel.id, ids
 
@@ -46,7 +46,8 @@ def test_depth_six_is_refused_with_a_message(gql, tenant, model, actors):
     assert body["errors"][0]["message"] == ("This query nests fields 6 levels deep; the limit is 5. Ask for fewer "
                                             "nested fields, or follow the relationship in a second query.")
     assert body["errors"][0]["extensions"]["code"] == "DEPTH_LIMIT"
-    fragment = "query Q { things(className: \"Server\") { nodes { ...T } } } fragment T on ThingNode { related { thing { related { label } } } }"
+    fragment = ('query Q { things(className: "Server") { nodes { ...T } } } '
+                "fragment T on ThingNode { related { thing { related { label } } } }")
     assert gql(fragment, status=400)["errors"][0]["extensions"]["code"] == "DEPTH_LIMIT"
 
 
@@ -81,10 +82,12 @@ def test_depth_five_over_100_things_runs_a_bounded_number_of_statements(gql, ten
 def test_filters_cursor_pages_and_class_fields(gql, tenant, model, actors):
     _graph(tenant, model, actors, 5)
     query = """query($after: String) { things(className: "Server", first: 2, after: $after,
-        filter: [{attribute: "tier", value: "gold"}]) { nodes { name value(name: "tier") } pageInfo { hasNextPage endCursor } } }"""
+        filter: [{attribute: "tier", value: "gold"}]) {
+          nodes { name value(name: "tier") } pageInfo { hasNextPage endCursor } } }"""
     first = gql(query)["data"]["things"]
     assert [n["name"] for n in first["nodes"]] == ["s001", "s003"] and first["pageInfo"]["hasNextPage"] is False
-    page = gql('{ things(className: "Server", first: 2) { edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }')
+    page = gql('{ things(className: "Server", first: 2) { edges { cursor node { name } } '
+               "pageInfo { hasNextPage endCursor } } }")
     after = page["data"]["things"]["pageInfo"]["endCursor"]
     rest = gql('query($a: String) { things(className: "Server", after: $a) { nodes { name } } }', {"a": after})
     assert [n["name"] for n in rest["data"]["things"]["nodes"]] == ["s002", "s003", "s004"]
@@ -92,7 +95,8 @@ def test_filters_cursor_pages_and_class_fields(gql, tenant, model, actors):
                   'relationships { label outgoing cardinality otherClass { name } } } } }')
     node = classes["data"]["classes"]["nodes"][0]
     assert node["attributes"] == [{"name": "tier", "dataType": "enum", "enumValues": ["gold", "silver"]}]
-    assert {(r["label"], r["outgoing"]) for r in node["relationships"]} == {("replicates to", True), ("replica of", False)}
+    assert {(r["label"], r["outgoing"]) for r in node["relationships"]} == {("replicates to", True),
+                                                                          ("replica of", False)}
     bad = gql('{ things(className: "Server", filter: [{attribute: "nope", value: 1}]) { nodes { name } } }')
     assert bad["errors"][0]["extensions"]["errors"][0]["rule"] == "unknown_attribute"
 

@@ -70,7 +70,8 @@ def test_class_editor_assigns_attributes_and_relationships(client, login, admin,
                            data={"attribute_id": attr_id, "is_required": "on"})
     assert assigned.status_code == 200 and "red, blue" in assigned.get_data(as_text=True)
     rel = client.post(f"{base}/classes/{world['rack']}/relationships",
-                      data={"to_thing_class_id": world["rack"], "relationship_type_id": "", "cardinality": "one_to_one"})
+                      data={"to_thing_class_id": world["rack"], "relationship_type_id": "",
+                            "cardinality": "one_to_one"})
     assert rel.status_code == 422 and "Choose a relationship type." in rel.get_data(as_text=True)
     still_used = client.post(f"{base}/classes/{world['rack']}/relationships/{world['holds']}/delete")
     assert still_used.status_code == 422 and "unlink those things first" in still_used.get_data(as_text=True)

@@ -40,7 +40,8 @@ def box(scoped, model):
     ("date", {}, "2024-02-29", "2024-02-29", "2023-02-29", "type",
      "Value must be a real date in YYYY-MM-DD form (got '2023-02-29')."),
     ("datetime", {"min": "2020-01-01T00:00:00+00:00"}, "2020-01-01T01:00:00+01:00", "2020-01-01T00:00:00+00:00",
-     "2019-12-31T23:59:59Z", "min", "Value must be at least 2020-01-01T00:00:00+00:00 (got 2019-12-31T23:59:59+00:00)."),
+     "2019-12-31T23:59:59Z", "min",
+     "Value must be at least 2020-01-01T00:00:00+00:00 (got 2019-12-31T23:59:59+00:00)."),
 ])
 def test_type_boundaries(box, model, data_type, constraints, good, stored, bad, rule, message):
     model.assign(box, model.attr("value", data_type, constraints=constraints))
@@ -90,8 +91,8 @@ def test_assignment_rules_tighten_the_attribute(box, model):
 
 
 def test_class_validation_rules(scoped, model, actors):
-    cls = model.cls("Booking", validation_rules={"required": ["start"], "unique": ["ref"], "ordered": [["start", "end"]],
-                                                 "name_pattern": "B-\\d+"})
+    cls = model.cls("Booking", validation_rules={"required": ["start"], "unique": ["ref"],
+                                                 "ordered": [["start", "end"]], "name_pattern": "B-\\d+"})
     for name, data_type in (("start", "date"), ("end", "date"), ("ref", "string")):
         model.assign(cls, model.attr(name, data_type))
     assert _refusal(model.thing, cls, "B-1") == [("start", "required", "Start is required.")]
