@@ -16,6 +16,7 @@ it replaces the segment's data, so a rerun never doubles anything.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -33,9 +34,13 @@ STALE_AFTER_SECONDS = 30.0
 MAX_ATTEMPTS = 3
 SLOT_BUDGET_SECONDS = 600.0  # a slot hands over to a fresh job after this long, well inside the job timeout
 
+# synchronous_commit off for this transaction only: a result or claim lost in a database crash is
+# recomputed (results replace, and the sweep requeues segments left running), so waiting for the
+# WAL flush on every segment buys nothing.
 _LOCK_SQL = text("""
-    SELECT (segmentation_config->>'parallel_limit')::int AS parallel_limit FROM report_data_collections
-    WHERE id = :cid AND status = 'running' FOR UPDATE""")
+    SELECT (segmentation_config->>'parallel_limit')::int AS parallel_limit,
+           set_config('synchronous_commit', 'off', true) AS sync
+    FROM report_data_collections WHERE id = :cid AND status = 'running' FOR UPDATE""")
 _CLAIM_SQL = text("""
     WITH next AS (
         SELECT id FROM report_data_weeks
@@ -136,9 +141,7 @@ def claim(collection_id: uuid.UUID, worker: str, skip: list[int]) -> Claimed | N
 
 
 def _record(claimed: Claimed, retry: bool, outcome: dict | Exception) -> bool:
-    """Write the outcome of one attempt; return whether the segment went back to pending."""
-    import json
-
+    """Write the outcome of one attempt (committed with the next claim); return whether it went back to pending."""
     if isinstance(outcome, Exception):
         back = retry and claimed.attempt < MAX_ATTEMPTS
         message = str(outcome) or type(outcome).__name__
@@ -148,21 +151,19 @@ def _record(claimed: Claimed, retry: bool, outcome: dict | Exception) -> bool:
         back = False
         db.session.execute(_DONE_SQL, {"id": claimed.id, "attempt": claimed.attempt, "data": json.dumps(outcome),
                                        "rows": len(outcome)})
-    db.session.commit()
     return back
 
 
-def compute(workflow: Workflow, claimed: Claimed) -> dict | Exception:
-    """Run the workflow's source on one segment; return its series or the exception it raised."""
-    source = sources.REGISTRY.get(workflow.data_source)
+def compute(data_source: str, parameters: dict, claimed: Claimed) -> dict | Exception:
+    """Run the source on one segment; return its series or the exception it raised."""
+    source = sources.REGISTRY.get(data_source)
     window = sources.Window(claimed.start, claimed.end, claimed.period_start, claimed.period_end, claimed.attempt)
     try:
-        with db.session.begin_nested():
-            series = source.compute(workflow.parameters, window) if source else None
-        if series is None:
-            raise sources.SourceError(f"unknown data source {workflow.data_source!r}")
-        return {str(k): float(v) for k, v in series.items()}
+        if source is None:
+            raise sources.SourceError(f"unknown data source {data_source!r}")
+        return {str(k): float(v) for k, v in source.compute(parameters, window).items()}
     except Exception as exc:  # noqa: BLE001 — any failure is the segment's, recorded on it
+        db.session.rollback()  # the source's reads only; the claim is committed
         return exc
 
 
@@ -204,20 +205,26 @@ def run_slot(collection_id: uuid.UUID, worker: str, last_try: bool = True,
     if collection is None or collection.finished:
         return 0
     workflow = db.session.get(Workflow, collection.workflow_id)
+    # Plain values: the ORM objects expire at every commit and would be reloaded per segment.
+    data_source, parameters = workflow.data_source, dict(workflow.parameters)
     retry = collection.retry_failed and not last_try
     deadline, ran, returned = time.monotonic() + budget, 0, []
     db.session.commit()
     with Heartbeat(db.engine) as heart:
-        while (claimed := claim(collection_id, worker, returned)) is not None:
+        claimed = claim(collection_id, worker, returned)
+        while claimed is not None:
             heart.segment_id = claimed.id
-            outcome = compute(workflow, claimed)
+            outcome = compute(data_source, parameters, claimed)
             heart.segment_id = None
             if _record(claimed, retry, outcome):
                 returned.append(claimed.id)
             ran += 1
             if time.monotonic() > deadline:
+                db.session.commit()
                 enqueue_slots(collection_id, 1)
                 return ran
+            # One transaction writes this result and claims the next segment.
+            claimed = claim(collection_id, worker, returned)
     finalize(collection_id)
     if returned:
         raise SegmentsToRetry(f"{len(returned)} segment(s) failed and will be retried")
