@@ -81,7 +81,7 @@ def index(plugin_id: str, table: str):
         errors = exc.errors
     active = [(k, v) for k, values in args if k not in rest.RESERVED_PARAMS for v in values]
     return page_or_partial("extensions/data/index.html", "extensions/data/_rows.html", 422 if errors else 200,
-                           **context, page=page, errors=errors, active=active, number=number,
+                           **context, result=page, errors=errors, active=active, number=number,
                            operators=rest.OPERATORS, page_size=PAGE_SIZE)
 
 
