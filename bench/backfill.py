@@ -109,8 +109,10 @@ def measure(slug: str, collection_id) -> dict:
     gaps = [(b.started_at - a.completed_at).total_seconds() for a, b in zip(rows, rows[1:], strict=False)
             if a.worker == b.worker]
     spans = [(r.completed_at - r.started_at).total_seconds() for r in rows]
+    first, last = min(r.started_at for r in rows), max(r.completed_at for r in rows)
     return {"completed": sum(r.status == "completed" for r in rows), "peak": peak,
-            "gap_ms": 1000 * sum(gaps) / max(len(gaps), 1), "span_ms": 1000 * sum(spans) / len(spans)}
+            "gap_ms": 1000 * sum(gaps) / max(len(gaps), 1), "span_ms": 1000 * sum(spans) / len(spans),
+            "first": first, "last": last}
 
 
 def run(app, slug: str, args) -> None:
@@ -133,6 +135,8 @@ def run(app, slug: str, args) -> None:
             # Database clock: from the launch's transaction to the moment the last segment was finalised.
             wall = (ended - started).total_seconds()
             figures = measure(slug, collection_id)
+            figures["start_ms"] = 1000 * (figures["first"] - started).total_seconds()
+            figures["end_ms"] = 1000 * (ended - figures["last"]).total_seconds()
     finally:
         stop_workers(procs)
     report(args, work, wall, status, figures)
@@ -151,7 +155,8 @@ def report(args, work: float, wall: float, status: str, figures: dict) -> None:
     print(f"  overhead per segment {overhead_ms:7.2f} ms  (wall × concurrency − work, ÷ segments; "
           f"target < {OVERHEAD_TARGET_MS:g} ms)  {verdict(overhead_ms < OVERHEAD_TARGET_MS)}")
     print(f"  measured on the rows: {figures['span_ms'] - args.work_ms:.2f} ms per segment beyond the work inside "
-          f"its run, {figures['gap_ms']:.2f} ms between a slot's segments")
+          f"its run, {figures['gap_ms']:.2f} ms between a slot's segments; first segment "
+          f"{figures['start_ms']:.0f} ms after launch, collection done {figures['end_ms']:.0f} ms after the last")
     print(f"  most segments running at once: {figures['peak']} (limit {args.limit})  "
           f"{verdict(figures['peak'] <= args.limit)}")
 

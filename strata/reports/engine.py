@@ -1,12 +1,13 @@
 """The backfill engine: segments claimed in a rolling window, run, retried and swept when orphaned.
 
 A collection is worked by up to `parallel_limit` *slot* jobs on the `backfills` queue. A slot
-claims the next pending segment, computes it, records the result and claims again until none
-is left. The cap is enforced by the claim itself, not by the number of slots: a claim first
-locks the collection row (so claims of one collection take turns), then, in a fresh statement
-that sees every committed claim, counts the running segments and takes the next pending one
-with `FOR UPDATE SKIP LOCKED` only while fewer than `parallel_limit` run. A re-enqueued or
-duplicate slot can therefore never push a collection over its limit.
+claims the next pending segment, computes it, and in one statement (the tenant function
+`report_segment_advance`, migration t0007) records the result and claims the next, until none
+is left. The cap is enforced by the claim itself, not by the number of slots: the function locks
+the collection row (so claims of one collection take turns), then, in a later statement that
+sees every committed claim, counts the running segments and takes the next pending one with
+`FOR UPDATE SKIP LOCKED` only while fewer than `parallel_limit` run. A re-enqueued or duplicate
+slot can therefore never push a collection over its limit.
 
 While a segment runs, a heartbeat thread touches its row every few seconds; `sweep()` hands
 segments whose heartbeat stopped (the worker died) back to the queue, far sooner than RQ's own
@@ -34,34 +35,9 @@ STALE_AFTER_SECONDS = 30.0
 MAX_ATTEMPTS = 3
 SLOT_BUDGET_SECONDS = 600.0  # a slot hands over to a fresh job after this long, well inside the job timeout
 
-# synchronous_commit off for this transaction only: a result or claim lost in a database crash is
-# recomputed (results replace, and the sweep requeues segments left running), so waiting for the
-# WAL flush on every segment buys nothing.
-_LOCK_SQL = text("""
-    SELECT (segmentation_config->>'parallel_limit')::int AS parallel_limit,
-           set_config('synchronous_commit', 'off', true) AS sync
-    FROM report_data_collections WHERE id = :cid AND status = 'running' FOR UPDATE""")
-_CLAIM_SQL = text("""
-    WITH next AS (
-        SELECT id FROM report_data_weeks
-        WHERE collection_id = :cid AND status = 'pending' AND NOT (id = ANY(:skip))
-          AND (SELECT count(*) FROM report_data_weeks WHERE collection_id = :cid AND status = 'running') < :cap
-        ORDER BY week_start LIMIT 1 FOR UPDATE SKIP LOCKED)
-    UPDATE report_data_weeks w
-    SET status = 'running', attempts = w.attempts + 1, worker = :worker, error = NULL,
-        started_at = clock_timestamp(), heartbeat_at = clock_timestamp(), completed_at = NULL,
-        updated_at = clock_timestamp()
-    FROM next WHERE w.id = next.id
-    RETURNING w.id, w.week_start, w.week_end, w.period_start, w.period_end, w.attempts""")
-_DONE_SQL = text("""
-    UPDATE report_data_weeks SET status = 'completed', row_count = :rows, result_data = CAST(:data AS jsonb),
-        error = NULL, completed_at = clock_timestamp(), heartbeat_at = NULL, updated_at = clock_timestamp()
-    WHERE id = :id AND status = 'running' AND attempts = :attempt""")
-_FAILED_SQL = text("""
-    UPDATE report_data_weeks SET status = :status, error = :error, heartbeat_at = NULL,
-        completed_at = CASE WHEN :final THEN clock_timestamp() END,
-        updated_at = clock_timestamp()
-    WHERE id = :id AND status = 'running' AND attempts = :attempt""")
+_ADVANCE_SQL = text("""
+    SELECT * FROM report_segment_advance(:cid, :worker, CAST(:skip AS bigint[]), :claim, :done, :attempt, :status,
+                                         CAST(:result AS jsonb), :error)""")
 _COUNTS_SQL = text("SELECT status, count(*) FROM report_data_weeks WHERE collection_id = :cid GROUP BY status")
 
 
@@ -123,35 +99,43 @@ def launch(collection: Collection) -> None:
     """Mark the collection running, commit, and start up to `parallel_limit` slots."""
     pending = counts(collection.id).get("pending", 0)
     collection.status = "running" if pending else derive_status(counts(collection.id))
-    collection.started_at = collection.started_at or db.session.scalar(text("SELECT now()"))
+    collection.started_at = collection.started_at or db.session.scalar(text("SELECT clock_timestamp()"))
     _sync_schedule(collection, counts(collection.id))
     db.session.commit()
     enqueue_slots(collection.id, min(collection.parallel_limit, pending))
 
 
-def claim(collection_id: uuid.UUID, worker: str, skip: list[int]) -> Claimed | None:
-    """Claim the next pending segment if the collection runs fewer than its limit; commit."""
-    cap = db.session.scalar(_LOCK_SQL, {"cid": collection_id})
-    row = None
-    if cap is not None:
-        row = db.session.execute(_CLAIM_SQL, {"cid": collection_id, "skip": skip, "cap": cap,
-                                              "worker": worker[:200]}).first()
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt of a segment came to, written together with the next claim."""
+
+    segment_id: int
+    attempt: int
+    status: str  # completed | failed | pending (failed, retried)
+    result: dict | None = None
+    error: str | None = None
+
+
+def outcome_of(claimed: Claimed, retry: bool, result: dict | Exception) -> Outcome:
+    """Return the outcome of an attempt; a failure goes back to pending while retries remain."""
+    if isinstance(result, Exception):
+        back = retry and claimed.attempt < MAX_ATTEMPTS
+        message = (str(result) or type(result).__name__)[:2000]
+        return Outcome(claimed.id, claimed.attempt, "pending" if back else "failed", None, message)
+    return Outcome(claimed.id, claimed.attempt, "completed", result)
+
+
+def claim(collection_id: uuid.UUID, worker: str, skip: list[int], done: Outcome | None = None,
+          take: bool = True) -> Claimed | None:
+    """Record `done` (if given) and claim the next pending segment while the collection runs fewer
+    than its limit, in one statement (function `report_segment_advance`); commit."""
+    row = db.session.execute(_ADVANCE_SQL, {
+        "cid": collection_id, "worker": worker[:200], "skip": skip, "claim": take,
+        "done": done and done.segment_id, "attempt": done and done.attempt, "status": done and done.status,
+        "result": json.dumps(done.result) if done and done.result is not None else None,
+        "error": done and done.error}).first()
     db.session.commit()
     return Claimed(*row) if row is not None else None
-
-
-def _record(claimed: Claimed, retry: bool, outcome: dict | Exception) -> bool:
-    """Write the outcome of one attempt (committed with the next claim); return whether it went back to pending."""
-    if isinstance(outcome, Exception):
-        back = retry and claimed.attempt < MAX_ATTEMPTS
-        message = str(outcome) or type(outcome).__name__
-        db.session.execute(_FAILED_SQL, {"id": claimed.id, "attempt": claimed.attempt, "error": message[:2000],
-                                         "status": "pending" if back else "failed", "final": not back})
-    else:
-        back = False
-        db.session.execute(_DONE_SQL, {"id": claimed.id, "attempt": claimed.attempt, "data": json.dumps(outcome),
-                                       "rows": len(outcome)})
-    return back
 
 
 def compute(data_source: str, parameters: dict, claimed: Claimed) -> dict | Exception:
@@ -214,17 +198,17 @@ def run_slot(collection_id: uuid.UUID, worker: str, last_try: bool = True,
         claimed = claim(collection_id, worker, returned)
         while claimed is not None:
             heart.segment_id = claimed.id
-            outcome = compute(data_source, parameters, claimed)
+            done = outcome_of(claimed, retry, compute(data_source, parameters, claimed))
             heart.segment_id = None
-            if _record(claimed, retry, outcome):
+            if done.status == "pending":
                 returned.append(claimed.id)
             ran += 1
             if time.monotonic() > deadline:
-                db.session.commit()
+                claim(collection_id, worker, returned, done, take=False)
                 enqueue_slots(collection_id, 1)
                 return ran
-            # One transaction writes this result and claims the next segment.
-            claimed = claim(collection_id, worker, returned)
+            # One statement writes this result and claims the next segment.
+            claimed = claim(collection_id, worker, returned, done)
     finalize(collection_id)
     if returned:
         raise SegmentsToRetry(f"{len(returned)} segment(s) failed and will be retried")
@@ -239,7 +223,7 @@ def finalize(collection_id: uuid.UUID) -> str | None:
     found = counts(collection_id)
     if collection.status == "running" and not found.get("pending") and not found.get("running"):
         collection.status = derive_status(found)
-        collection.completed_at = db.session.scalar(text("SELECT now()"))
+        collection.completed_at = db.session.scalar(text("SELECT clock_timestamp()"))
     _sync_schedule(collection, found)
     db.session.commit()
     return collection.status
@@ -281,7 +265,7 @@ def cancel(collection: Collection) -> None:
     db.session.execute(text("UPDATE report_data_weeks SET status = 'cancelled', updated_at = now() "
                             "WHERE collection_id = :cid AND status = 'pending'"), {"cid": collection.id})
     collection.status = "cancelled"
-    collection.completed_at = db.session.scalar(text("SELECT now()"))
+    collection.completed_at = db.session.scalar(text("SELECT clock_timestamp()"))
     _sync_schedule(collection, counts(collection.id))
     db.session.commit()
 

@@ -159,15 +159,69 @@ def _audit() -> None:
     op.create_index("idx_builder_audit_user", "report_builder_audit", ["user_id", sa.text("created_at DESC")])
 
 
+# One round trip per segment for the backfill engine: write the finished segment's outcome, then
+# lock the collection row (claims of one collection take turns) and, in a later statement that
+# therefore sees every committed claim, take the next pending segment while fewer than
+# parallel_limit run. Each statement of a volatile PL/pgSQL function gets a fresh snapshot under
+# READ COMMITTED, which is what makes the count after the lock exact.
+ADVANCE_FUNCTION = """
+CREATE FUNCTION report_segment_advance(
+    p_collection uuid, p_worker text, p_skip bigint[], p_claim boolean,
+    p_done bigint, p_attempt integer, p_status text, p_result jsonb, p_error text)
+RETURNS TABLE (id bigint, week_start date, week_end date, period_start timestamptz, period_end timestamptz,
+               attempts integer)
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+    cap integer;
+BEGIN
+    -- A lost result or claim (database crash) is recomputed: results replace, the sweep requeues.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    IF p_done IS NOT NULL THEN
+        UPDATE report_data_weeks w
+        SET status = p_status, error = p_error, heartbeat_at = NULL, updated_at = clock_timestamp(),
+            result_data = CASE WHEN p_status = 'completed' THEN p_result ELSE w.result_data END,
+            row_count = CASE WHEN p_status = 'completed' THEN (SELECT count(*) FROM jsonb_object_keys(p_result))
+                             ELSE w.row_count END,
+            completed_at = CASE WHEN p_status = 'pending' THEN NULL ELSE clock_timestamp() END
+        WHERE w.id = p_done AND w.status = 'running' AND w.attempts = p_attempt;
+    END IF;
+    IF NOT p_claim THEN
+        RETURN;
+    END IF;
+    SELECT (c.segmentation_config->>'parallel_limit')::int INTO cap
+    FROM report_data_collections c WHERE c.id = p_collection AND c.status = 'running' FOR UPDATE;
+    IF cap IS NULL OR (SELECT count(*) FROM report_data_weeks r
+                       WHERE r.collection_id = p_collection AND r.status = 'running') >= cap THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH next AS (
+        SELECT n.id FROM report_data_weeks n
+        WHERE n.collection_id = p_collection AND n.status = 'pending' AND NOT (n.id = ANY(p_skip))
+        ORDER BY n.week_start LIMIT 1 FOR UPDATE SKIP LOCKED)
+    UPDATE report_data_weeks w
+    SET status = 'running', attempts = w.attempts + 1, worker = p_worker, error = NULL,
+        started_at = clock_timestamp(), heartbeat_at = clock_timestamp(), completed_at = NULL,
+        updated_at = clock_timestamp()
+    FROM next WHERE w.id = next.id
+    RETURNING w.id, w.week_start, w.week_end, w.period_start, w.period_end, w.attempts;
+END
+$$"""
+
+
 def upgrade() -> None:
     _workflows()
     _collections()
     _segments()
     _schedules()
     _audit()
+    op.execute(ADVANCE_FUNCTION)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION report_segment_advance(uuid, text, bigint[], boolean, bigint, integer, text, jsonb, "
+               "text)")
     for table in ("report_builder_audit", "workflow_schedules", "report_data_weeks", "report_data_collections",
                   "workflows"):
         op.drop_table(table)
