@@ -24,7 +24,7 @@ from strata.db import current_scope, db
 from strata.streams import status
 from strata.streams.ingest import write_batch
 from strata.streams.models import StreamMetadata
-from strata.streams.protocol import EventRow, parse_line
+from strata.streams.protocol import EventRow
 from strata.streams.reader import CONNECTED, Outcome, Reader
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class Consumer:
         reader = Reader(stream.url, stream.stream_key, start, buffer, read_timeout=self.settings.read_timeout)
         reader.start()
         rows: list[EventRow] = []
-        last_tp, first_at = stream.last_timepoint, 0.0
+        first_at = 0.0
         stall = _Stall(stream.stall_after_seconds)
         try:
             while True:
@@ -137,10 +137,7 @@ class Consumer:
                     self.attempt = 0
                 elif item:
                     first_at = first_at or time.monotonic()
-                    for line in item:
-                        row = parse_line(line, last_tp)
-                        last_tp = row.timepoint or last_tp
-                        rows.append(row)
+                    rows.extend(item)
                     stall.saw_event()
                 if rows and (len(rows) >= self.settings.batch_size
                              or time.monotonic() - first_at >= self.settings.flush_interval):

@@ -22,8 +22,6 @@ from strata.streams.protocol import EventRow
 
 PROFILE_COLUMNS = ("name", "company_status", "company_type", "jurisdiction", "date_of_creation",
                    "date_of_cessation", "registered_office_address", "sic_codes", "accounts", "etag")
-_PROFILE_TYPES = {"date_of_creation": "date", "date_of_cessation": "date", "registered_office_address": "jsonb",
-                  "sic_codes": "jsonb", "accounts": "jsonb"}
 
 _LOCK = text("SELECT track_all FROM stream_metadata WHERE id = :id FOR UPDATE")
 
@@ -51,10 +49,23 @@ _CHECKPOINT = text("""
 
 _TOUCH = text("UPDATE stream_metadata SET last_event_at = now(), updated_at = now() WHERE id = :id")
 
-_RECORD = ", ".join(["company_number text", "timepoint bigint", "event_id text", "event_type text",
-                     "published_at timestamp", "has_profile boolean",
-                     *(f"{c} {_PROFILE_TYPES.get(c, 'text')}" for c in PROFILE_COLUMNS)])
-_PROFILES = f"json_to_recordset(CAST(:rows AS json)) AS u({_RECORD})"
+# Company values are read from the log rows just written (their jsonb is parsed once, by PostgreSQL):
+# Python sends only which event is each company's newest (`event_id`) and whose data it carries (`src`).
+_PROFILE_SQL = {
+    "name": "d->>'company_name'", "company_status": "d->>'company_status'", "company_type": "d->>'type'",
+    "jurisdiction": "d->>'jurisdiction'", "date_of_creation": "NULLIF(d->>'date_of_creation', '')::date",
+    "date_of_cessation": "NULLIF(d->>'date_of_cessation', '')::date",
+    "registered_office_address": "NULLIF(d->'registered_office_address', 'null'::jsonb)",
+    "sic_codes": "NULLIF(d->'sic_codes', 'null'::jsonb)", "accounts": "NULLIF(d->'accounts', 'null'::jsonb)",
+    "etag": "d->>'etag'",
+}
+_SOURCE = f"""(
+    SELECT u.company_number, u.timepoint, u.event_id, u.event_type, u.published_at, u.src IS NOT NULL AS has_profile,
+           {", ".join(f"{expr} AS {col}" for col, expr in _PROFILE_SQL.items())}
+    FROM json_to_recordset(CAST(:rows AS json))
+         AS u(company_number text, timepoint bigint, event_id text, event_type text, published_at timestamp, src text)
+    LEFT JOIN stream_events_log l ON l.stream_id = :stream_id AND l.event_id = u.src
+    CROSS JOIN LATERAL (SELECT l.event_data->'data' AS d) AS x) AS u"""  # noqa: S608
 
 _STREAM_SET = """stream_timepoint = u.timepoint, stream_event_id = u.event_id, stream_event_type = u.event_type,
         stream_processing_status = 'processed', stream_last_updated = now(), stream_published_at = u.published_at"""
@@ -67,7 +78,7 @@ _UPDATE_COMPANIES = text(f"""
         company_status = CASE WHEN u.event_type = 'deleted' THEN 'removed'
                               WHEN u.has_profile THEN u.company_status ELSE c.company_status END,
         {_STREAM_SET}, updated_at = now()
-    FROM {_PROFILES}
+    FROM {_SOURCE}
     WHERE c.company_number = u.company_number
       AND (c.stream_timepoint IS NULL OR c.stream_timepoint < u.timepoint)""")  # noqa: S608
 
@@ -78,7 +89,7 @@ _INSERT_COMPANIES = text(f"""
         "CASE WHEN u.event_type = 'deleted' THEN 'removed' ELSE u.company_status END" if c == "company_status"
         else f"u.{c}" for c in PROFILE_COLUMNS)},
            u.timepoint, u.event_id, u.event_type, 'processed', now(), u.published_at
-    FROM {_PROFILES}
+    FROM {_SOURCE}
     WHERE u.has_profile AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.company_number = u.company_number)
     ON CONFLICT (company_number) DO NOTHING""")  # noqa: S608
 
@@ -107,33 +118,35 @@ def _log_rows(rows: list[EventRow]) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-def latest_per_company(rows: Iterable[EventRow]) -> list[EventRow]:
-    """Return each company's newest applicable event; a data-less delete keeps the profile seen before it."""
-    latest: dict[str, EventRow] = {}
+def latest_per_company(rows: Iterable[EventRow]) -> list[tuple[EventRow, str | None]]:
+    """Return each company's newest applicable event and the event whose data it takes (None: no data).
+
+    A data-less delete keeps the profile of a change seen before it in the same batch.
+    """
+    latest: dict[str, tuple[EventRow, str | None]] = {}
     for row in rows:
         if row.profile is None or row.status != "processed" or row.timepoint is None:
             continue
         seen = latest.get(row.company_number)
-        if seen is not None and seen.timepoint >= row.timepoint:
+        if seen is not None and seen[0].timepoint >= row.timepoint:
             continue
-        if row.deleted and not row.profile and seen is not None and seen.profile:
-            row = EventRow(**{**row.__dict__, "profile": seen.profile})
-        latest[row.company_number] = row
+        source = row.event_id if row.profile else (seen[1] if seen is not None else None)
+        latest[row.company_number] = (row, source)
     return list(latest.values())
 
 
-def _profile_rows(rows: list[EventRow]) -> str:
+def _profile_rows(latest: list[tuple[EventRow, str | None]]) -> str:
     return json.dumps([{"company_number": r.company_number, "timepoint": r.timepoint, "event_id": r.event_id,
-                        "event_type": r.event_type, "published_at": r.published_at, "has_profile": bool(r.profile),
-                        **(r.profile or {})} for r in rows], default=_iso)
+                        "event_type": r.event_type, "published_at": r.published_at, "src": source}
+                       for r, source in latest], default=_iso)
 
 
-def apply_companies(rows: list[EventRow], track_all: bool) -> None:
-    """Apply company-profile events to `companies`: newer events only; unknown companies when tracking all."""
+def apply_companies(stream_id: int, rows: list[EventRow], track_all: bool) -> None:
+    """Apply logged company-profile events to `companies`: newer events only; unknown ones when tracking all."""
     latest = latest_per_company(rows)
     if not latest:
         return
-    params = {"rows": _profile_rows(latest)}
+    params = {"rows": _profile_rows(latest), "stream_id": stream_id}
     db.session.execute(_UPDATE_COMPANIES, params)
     if track_all:
         db.session.execute(_INSERT_COMPANIES, params)
@@ -144,7 +157,7 @@ def write_batch(stream_id: int, rows: list[EventRow]) -> BatchResult:
     track_all = db.session.execute(_LOCK, {"id": stream_id}).scalar_one()
     new_ids = set(db.session.execute(_INSERT_LOG, {"stream_id": stream_id, "rows": _log_rows(rows)}).scalars())
     fresh = [r for r in rows if r.event_id in new_ids]
-    apply_companies(fresh, track_all)
+    apply_companies(stream_id, fresh, track_all)
     last = max((r for r in rows if r.timepoint is not None), key=lambda r: r.timepoint, default=None)
     if last is not None:
         db.session.execute(_CHECKPOINT, {"id": stream_id, "timepoint": last.timepoint, "event_id": last.event_id,

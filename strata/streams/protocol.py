@@ -70,7 +70,9 @@ def _date(data: dict, name: str) -> date | None:
     if raw in (None, ""):
         return None
     try:
-        return date.fromisoformat(str(raw))
+        if not isinstance(raw, str) or len(raw) != 10:
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
     except ValueError as exc:
         raise EventError(f"data.{name}: {raw!r} is not a date (YYYY-MM-DD)") from exc
 

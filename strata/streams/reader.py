@@ -1,7 +1,8 @@
 """The reading half of a consumer: one HTTP connection to the stream, lines into a bounded buffer.
 
 The reader runs in its own thread so a slow database never stalls the socket and a slow socket never
-stalls a write. It puts lists of complete lines on a bounded queue (blocking when the writer falls
+stalls a write; it also parses, while the writer waits on the database. It puts lists of parsed rows
+(`EventRow`) on a bounded queue (blocking when the writer falls
 behind, which is the back-pressure), a `CONNECTED` marker once the server answered 200, and finally
 one `Outcome` saying how the connection ended. A heartbeat only refreshes `last_data_at`.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from strata.streams.protocol import LineAssembler
+from strata.streams.protocol import LineAssembler, parse_line
 
 CONNECTED = "connected"
 
@@ -41,6 +42,7 @@ class Reader(threading.Thread):
         self.stop = threading.Event()
         self.last_data_at = time.monotonic()
         self.received = False
+        self.last_timepoint = timepoint - 1 if timepoint is not None else None
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -83,10 +85,14 @@ class Reader(threading.Thread):
                 assembler = LineAssembler()
                 for chunk in response.iter_bytes():
                     self.last_data_at = time.monotonic()
-                    lines = [line for line in assembler.feed(chunk) if line.strip()]
-                    if lines:
+                    rows = []
+                    for line in assembler.feed(chunk):
+                        if line.strip():
+                            rows.append(row := parse_line(line, self.last_timepoint))
+                            self.last_timepoint = row.timepoint or self.last_timepoint
+                    if rows:
                         self.received = True
-                        if not self._put(lines):
+                        if not self._put(rows):
                             return Outcome("stopped")
                     if self.stop.is_set():
                         return Outcome("stopped")

@@ -96,7 +96,12 @@ def write_single(stream_id: int, row: EventRow) -> None:
 def apply_logged(event: StreamEvent, row: EventRow, track_all: bool) -> None:
     """Apply a logged event again (a retry) and record the outcome on it."""
     if row.status == "processed":
-        apply_companies([row], track_all)
+        event.event_data = json.loads(row.event_json)  # the companies read their values from the log row
+        event.event_type, event.resource_kind = row.event_type, row.resource_kind
+        event.company_number, event.published_at = row.company_number, row.published_at
+        db.session.flush()
+        row.event_id = event.event_id
+        apply_companies(event.stream_id, [row], track_all)
     event.processing_status = row.status
     event.error_message = row.error
     event.processed_at = func.now()

@@ -163,3 +163,12 @@ def test_simulator_replay_includes_the_timepoint_and_deletes_have_no_data(simula
     unauthorised = httpx.get(f"{sim.url}/companies", auth=("nope", ""))
     assert unauthorised.status_code == 401 and unauthorised.json() == {"error": "Invalid Authorization",
                                                                        "type": "ch:service"}
+
+
+def test_without_checkpoint_the_stream_starts_live(simulator, make_stream, consumer):
+    sim = simulator(backlog=100, rate=50, heartbeat=0.2)
+    stream_id = make_stream(sim.url, last_timepoint=None)
+    with consumer(stream_id):
+        assert wait_for(lambda: _stream(stream_id).last_timepoint is not None, timeout=10)
+        assert _stream(stream_id).connection_status == "connected"
+    assert db.session.scalar(select(func.min(StreamEvent.timepoint))) >= sim.config.first_timepoint + 100
