@@ -17,6 +17,7 @@ from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata.core import queues
 from strata.db import db
 from strata.errors import ValidationError
+from strata.extensions import dashboard as _cards  # noqa: F401  (registers the dashboard card)
 from strata.extensions import executor, lifecycle, preview, registry, runtime
 from strata.extensions.models import ExtensionMigration
 from workers import enqueue

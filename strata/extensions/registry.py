@@ -91,16 +91,24 @@ def _table_conflicts(manifest: Manifest, plugin_id: str, installed: Manifest | N
     return errors
 
 
+def _installed_tables(plugin_id: str) -> set[str]:
+    """Return the physical tables of every other installed, enabled plugin."""
+    query = select(ExtensionSchema).where(ExtensionSchema.plugin_id != plugin_id,
+                                          ExtensionSchema.applied_definition.is_not(None),
+                                          ExtensionSchema.deactivated_at.is_(None))
+    found = set()
+    for row in db.session.scalars(query):
+        other = Manifest.model_validate(row.applied_definition)
+        found |= {names.table_name(other.metadata.namespace, t.name) for t in other.tables}
+    return found
+
+
 def resolve_targets(manifest: Manifest, plugin_id: str) -> tuple[dict[int, Target], list[FieldError]]:
     """Return where each relationship points, and errors for targets that do not exist or are not unique."""
     targets, errors, ns = {}, [], manifest.metadata.namespace
-    installed = {}
-    for other_id, other in _others(plugin_id):
-        row = get(other_id)
-        if row.applied_definition and row.enabled:
-            other = Manifest.model_validate(row.applied_definition)
-            for t in other.tables:
-                installed[names.table_name(other.metadata.namespace, t.name)] = (other, t)
+    external = any(manifest.table(r.target) is None and r.target not in names.CORE_TABLES
+                   for r in manifest.relationships)
+    installed = _installed_tables(plugin_id) if external else set()
     for i, rel in enumerate(manifest.relationships):
         path = f"relationships[{i}]"
         own = manifest.table(rel.target)

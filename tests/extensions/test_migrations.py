@@ -320,3 +320,23 @@ def test_relationships_to_another_plugins_table_and_conflict_report(scoped, inst
     lifecycle.set_enabled("notes", False)
     db.session.commit()
     assert [c["kind"] for c in registry.detect_conflicts()] == ["relationship"]
+
+
+def test_a_table_locked_elsewhere_fails_fast_on_lock_timeout(app, tenant, scoped, install):
+    install(NOTES)
+    app.config["EXTENSIONS_LOCK_TIMEOUT"] = "200ms"
+    grown = version(NOTES, "1.1.0", fields=[*NOTES["tables"][0]["fields"], {"name": "extra", "type": "String"}])
+    _, migration = registry.upgrade("notes", grown)
+    db.session.commit()
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False)) as reader:
+        reader.execute(f'SELECT count(*) FROM "{tenant.schema_name}".plugin_notes_note')  # noqa: S608 (holds a lock)
+        start = time.perf_counter()
+        with pytest.raises(ValidationError) as caught:
+            executor.execute("notes")
+        assert time.perf_counter() - start < 5
+        reader.rollback()
+    assert "lock timeout" in str(caught.value)
+    record = db.session.get(ExtensionMigration, migration.id, populate_existing=True)
+    assert record.status == "failed" and "lock timeout" in record.error_message
+    assert executor.execute("notes").ran  # retried once the reader is gone

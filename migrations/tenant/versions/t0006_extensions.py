@@ -82,6 +82,27 @@ def upgrade() -> None:
     op.create_index("idx_extension_migrations_created", "extension_migrations", ["created_at"])
 
 
+def _drop(kind: str, name: str) -> None:
+    quoted = '"' + name.replace('"', '""') + '"'
+    op.execute(f"DROP {kind} IF EXISTS {quoted} CASCADE")
+
+
 def downgrade() -> None:
+    """Drop the registry and everything installed through it (tables, join tables, enums, backups)."""
+    bind = op.get_bind()
+    for (definition,) in bind.execute(sa.text("SELECT applied_definition FROM extension_schemas "
+                                              "WHERE applied_definition IS NOT NULL")):
+        namespace = definition["metadata"]["namespace"]
+        for rel in definition.get("relationships", []):
+            if rel["type"] == "ManyToMany":
+                _drop("TABLE", f"plugin_{namespace}_{rel['source']}_{rel['sourceField']}")
+        for table in definition.get("tables", []):
+            _drop("TABLE", f"plugin_{namespace}_{table['name']}")
+        for enum in definition.get("enums", []):
+            _drop("TYPE", f"plugin_{namespace}_{enum['name']}")
+    backups = bind.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                                   "AND tablename LIKE 'ext\\_backup\\_%'"))
+    for (name,) in backups:
+        _drop("TABLE", name)
     op.drop_table("extension_migrations")
     op.drop_table("extension_schemas")

@@ -1,0 +1,206 @@
+"""Extensions benchmark: registration, migrations, a 1,000-column table and the auto REST API on 1M rows.
+
+In one throw-away tenant it prints:
+
+- register + validate of the example manifest (parse, rules, catalog checks, plan, stored pending migration):
+  p50 of 20 plugins; target < 100 ms (seed: 1 s);
+- apply of that simple schema (advisory lock, timeouts, DDL, registry update): p50 of the same 20; target < 500 ms
+  (seed: 5 s);
+- register + apply of a table with 1,000 columns;
+- `GET /api/t/<slug>/x/bench/item/<id>` and a filtered, ordered, counted list
+  (`stage=eq.won&score=gte.995&order=score.desc&limit=20`) on 1,000,000 rows loaded with
+  INSERT … SELECT generate_series: p50 / p95; target p50 < 10 ms (seed: 100 ms);
+- peak RSS of the process; target < 500 MB (seed).
+
+The tenant is dropped at the end, also on failure. Run: `python bench/extensions.py [--rows N] [--requests N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import logging
+import resource
+import secrets
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import text  # noqa: E402
+
+from app import create_app  # noqa: E402
+from bench._common import Servers, app_config, migrate_public, p50, p95, servers, verdict  # noqa: E402
+from strata.accounts.service import create_user  # noqa: E402
+from strata.db import db  # noqa: E402
+from strata.extensions import executor, registry  # noqa: E402
+from strata.tenancy.service import create_tenant, drop_tenant, tenant_context  # noqa: E402
+
+PASSWORD = "bench password 1"
+REGISTER_MS, APPLY_MS, GET_P50_MS, RSS_MB = 100.0, 500.0, 10.0, 500.0
+SIMPLE = {
+    "pluginId": "crm", "version": "1.0.0", "metadata": {"namespace": "crm"},
+    "enums": [{"name": "stage", "values": ["lead", "won", "lost"]}],
+    "tables": [{"name": "deal", "fields": [
+        {"name": "title", "type": "String", "required": True, "validation": {"maxLength": 80}},
+        {"name": "amount", "type": "Decimal", "validation": {"min": 0}},
+        {"name": "stage", "type": "stage", "required": True, "default": "lead"},
+        {"name": "closes_on", "type": "DateTime"}],
+        "indexes": [{"fields": ["stage"]}], "uniqueConstraints": [{"fields": ["title"]}]}],
+    "relationships": [{"source": "deal", "sourceField": "company_id", "target": "companies", "type": "OneToMany"}],
+}
+ITEMS = {
+    "pluginId": "bench", "version": "1.0.0", "metadata": {"namespace": "bench"},
+    "enums": [{"name": "stage", "values": ["lead", "won", "lost"]}],
+    "tables": [{"name": "item", "fields": [
+        {"name": "title", "type": "String", "required": True},
+        {"name": "amount", "type": "Decimal"},
+        {"name": "score", "type": "Int", "required": True},
+        {"name": "stage", "type": "stage", "required": True}],
+        "indexes": [{"fields": ["stage", "score"]}]}],
+}
+LOAD = text("""
+    INSERT INTO plugin_bench_item (title, amount, score, stage)
+    SELECT 'Item ' || g, (g % 100000) / 100.0, g % 1000, (ARRAY['lead', 'won', 'lost'])[1 + g % 3]::plugin_bench_stage
+    FROM generate_series(1, :n) AS g""")
+LIST_QUERY = "?stage=eq.won&score=gte.995&order=score.desc&limit=20"
+
+
+def ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def bench_register_apply(runs: int) -> tuple[list[float], list[float]]:
+    """Register and apply `runs` copies of the simple manifest under distinct plugin ids and namespaces."""
+    register, apply = [], []
+    for i in range(runs):
+        data = copy.deepcopy(SIMPLE)
+        data["pluginId"], data["metadata"]["namespace"] = f"crm{i}", f"crm{i}"
+        start = time.perf_counter()
+        registry.register(data)
+        db.session.commit()
+        register.append(ms(start))
+        start = time.perf_counter()
+        executor.execute(data["pluginId"])
+        apply.append(ms(start))
+    return register, apply
+
+
+def bench_wide_table(columns: int) -> tuple[float, float]:
+    """Return (register ms, apply ms) of a table with `columns` fields."""
+    kinds = ("String", "Int", "Float", "Boolean", "DateTime", "Decimal", "Json")
+    fields = [{"name": f"c{i:04}", "type": kinds[i % len(kinds)]} for i in range(columns)]
+    data = {"pluginId": "wide", "version": "1.0.0", "metadata": {"namespace": "wide"},
+            "tables": [{"name": "t", "fields": fields}]}
+    start = time.perf_counter()
+    registry.register(data)
+    db.session.commit()
+    registered = ms(start)
+    start = time.perf_counter()
+    executor.execute("wide")
+    return registered, ms(start)
+
+
+def timed(fn, repeat: int) -> list[float]:
+    """Return `repeat` timings of fn() in milliseconds, after a warm-up."""
+    for _ in range(max(5, repeat // 10)):
+        fn()
+    samples = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            samples.append(ms(start))
+    finally:
+        gc.enable()
+    return samples
+
+
+def bench_rest(app, slug: str, email: str, repeat: int) -> tuple[list[float], list[float], int]:
+    """Time the REST get and the filtered list; return both samples and the list's total."""
+    client = app.test_client()
+    if client.post("/login", data={"email": email, "password": PASSWORD}).status_code != 302:
+        raise RuntimeError("sign-in failed")
+    base = f"/api/t/{slug}/x/bench/item"
+    first = client.get(base + LIST_QUERY)
+    if first.status_code != 200:
+        raise RuntimeError(f"list answered {first.status_code}: {first.get_data(as_text=True)[:300]}")
+    body = first.get_json()
+    row = f"{base}/{body['items'][0]['id']}"
+
+    def get():
+        if client.get(row).status_code != 200:
+            raise RuntimeError("get failed")
+
+    def listing():
+        if client.get(base + LIST_QUERY).status_code != 200:
+            raise RuntimeError("list failed")
+
+    return timed(get, repeat), timed(listing, repeat), body["total"]
+
+
+def run(where: Servers, rows: int, repeat: int) -> None:
+    """Create the tenant, run every measurement, print the figures and drop the tenant."""
+    app = create_app(app_config(where))
+    slug = f"bench_ext_{secrets.token_hex(3)}"
+    server = migrate_public(app)
+    print(f"Strata extensions bench: PostgreSQL {server} ({where.label}); tenant {slug}")
+    email = f"{slug}@bench.example.com"
+    try:
+        with app.app_context():
+            user = create_user(email, PASSWORD, "Bench", hash_method=app.config["PASSWORD_HASH_METHOD"])
+            tenant = create_tenant(slug, "Extensions bench", owner_id=user.id)
+            with tenant_context(tenant.id):
+                register, apply = bench_register_apply(20)
+                wide_register, wide_apply = bench_wide_table(1000)
+                registry.register(ITEMS)
+                db.session.commit()
+                executor.execute("bench")
+                start = time.perf_counter()
+                db.session.execute(LOAD, {"n": rows})
+                db.session.commit()
+                db.session.execute(text("ANALYZE plugin_bench_item"))
+            print(f"load: {rows:,} rows into plugin_bench_item in {(time.perf_counter() - start):.1f} s")
+            db.session.remove()
+        get, listing, total = bench_rest(app, slug, email, repeat)
+    finally:
+        with app.app_context():
+            drop_tenant(slug)
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"register + validate (simple schema, 20 plugins)  p50 {p50(register):7.1f} ms  p95 {p95(register):7.1f} ms"
+          f"  (target < {REGISTER_MS:.0f} ms, seed 1 s: {verdict(p50(register) < REGISTER_MS)})")
+    print(f"apply (simple schema, 20 plugins)               p50 {p50(apply):7.1f} ms  p95 {p95(apply):7.1f} ms"
+          f"  (target < {APPLY_MS:.0f} ms, seed 5 s: {verdict(p50(apply) < APPLY_MS)})")
+    print(f"1,000-column table                              register {wide_register:7.1f} ms  "
+          f"apply {wide_apply:7.1f} ms")
+    print(f"REST on {rows:,} rows ({repeat} requests each)")
+    print(f"  GET one row                  p50 {p50(get):6.2f} ms  p95 {p95(get):6.2f} ms"
+          f"  (target p50 < {GET_P50_MS:.0f} ms, seed 100 ms: {verdict(p50(get) < GET_P50_MS)})")
+    print(f"  filtered list ({total:,} match) p50 {p50(listing):6.2f} ms  p95 {p95(listing):6.2f} ms"
+          f"  (target p50 < {GET_P50_MS:.0f} ms, seed 100 ms: {verdict(p50(listing) < GET_P50_MS)})")
+    print(f"peak RSS {rss:.0f} MB  (seed < {RSS_MB:.0f} MB: {verdict(rss < RSS_MB)})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the REST table (default 1000000)")
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per variant (default 300)")
+    args = parser.parse_args()
+    if args.rows < 1000 or args.requests < 20:
+        parser.error("--rows must be at least 1000 and --requests at least 20")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with servers("strata_bench_ext") as where:
+        run(where, args.rows, args.requests)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
