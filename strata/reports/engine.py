@@ -32,6 +32,9 @@ from strata.reports.models import Collection, Workflow
 
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER_SECONDS = 30.0
+# A running collection with pending segments and nothing running gets new slots after this long;
+# long enough that a busy queue (slots waiting their turn) does not pile up duplicates.
+IDLE_AFTER_SECONDS = 600.0
 MAX_ATTEMPTS = 3
 SLOT_BUDGET_SECONDS = 600.0  # a slot hands over to a fresh job after this long, well inside the job timeout
 
@@ -306,16 +309,16 @@ _IDLE_SQL = text("""
     WHERE c.status = 'running'
       AND NOT EXISTS (SELECT 1 FROM report_data_weeks w WHERE w.collection_id = c.id AND w.status = 'running')
       AND (SELECT max(w.updated_at) FROM report_data_weeks w WHERE w.collection_id = c.id)
-          < clock_timestamp() - make_interval(secs => :stale)""")
+          < clock_timestamp() - make_interval(secs => :idle)""")
 
 
-def sweep(stale_after: float = STALE_AFTER_SECONDS) -> dict[str, int]:
+def sweep(stale_after: float = STALE_AFTER_SECONDS, idle_after: float = IDLE_AFTER_SECONDS) -> dict[str, int]:
     """Requeue segments whose heartbeat stopped and restart collections nobody works; commit.
 
     Returns {"segments": requeued, "collections": restarted}.
     """
     orphaned = [row[0] for row in db.session.execute(_STALE_SQL, {"stale": stale_after})]
-    idle = [row[0] for row in db.session.execute(_IDLE_SQL, {"stale": stale_after})]
+    idle = [row[0] for row in db.session.execute(_IDLE_SQL, {"idle": idle_after})]
     db.session.commit()
     restart = set(orphaned) | set(idle)
     for collection_id in restart:
