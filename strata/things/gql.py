@@ -12,93 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, GraphQLError, InlineFragmentNode, ValidationRule
-from sqlalchemy import select
-from strawberry.dataloader import DataLoader
 from strawberry.extensions import AddValidationRules
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from strata.db import db
 from strata.errors import Forbidden, NotFound, ValidationError
 from strata.things import query, schema, service
 from strata.things.access import Actor
+from strata.things.gql_loaders import (
+    Context,
+    classes_loader,
+    counts_loader,
+    links_loader,
+    related_loader,
+    slots_loader,
+)
 from strata.things.models import Thing, ThingClass
-from strata.things.values import Slot
 
 MAX_DEPTH = 5
 log = logging.getLogger(__name__)
-
-
-# --- context and loaders ------------------------------------------------------------------------------------------
-
-@dataclass
-class Context:
-    """What every resolver sees: the actor and the request's DataLoaders."""
-
-    actor: Actor
-    loaders: dict[str, DataLoader] = field(default_factory=dict)
-
-    def loader(self, name: str, load) -> DataLoader:
-        if name not in self.loaders:
-            self.loaders[name] = DataLoader(load_fn=load)
-        return self.loaders[name]
-
-
-def _classes_loader(actor: Actor):
-    async def load(ids: list[int]) -> list[ThingClass | None]:
-        found = {c.id: c for c in db.session.scalars(select(ThingClass).where(ThingClass.id.in_(ids)))}
-        return [found.get(i) if found.get(i) is not None and actor.can("read", found[i]) else None for i in ids]
-    return load
-
-
-def _slots_loader(actor: Actor):
-    async def load(ids: list[int]) -> list[list[Slot]]:
-        from strata.things.models import Attribute, AttributeAssignment
-        from strata.things.values import slot_of
-        rows = db.session.execute(
-            select(AttributeAssignment, Attribute).join(Attribute, Attribute.id == AttributeAssignment.attribute_id)
-            .where(AttributeAssignment.thing_class_id.in_(ids), AttributeAssignment.is_active)
-            .order_by(AttributeAssignment.position, AttributeAssignment.id))
-        out: dict[int, list[Slot]] = defaultdict(list)
-        for assignment, attribute in rows:
-            out[assignment.thing_class_id].append(slot_of(attribute, assignment))
-        return [out[i] for i in ids]
-    return load
-
-
-def _related_loader(actor: Actor):
-    async def load(keys: list[tuple[int, str | None, str]]) -> list[list[query.Related]]:
-        groups: dict[tuple[str | None, str], list[int]] = defaultdict(list)
-        for thing_id, label, direction in keys:
-            groups[(label, direction)].append(thing_id)
-        found = {(label, direction): query.related(actor, ids, label=label, direction=direction)
-                 for (label, direction), ids in groups.items()}
-        return [found[(label, direction)].of(thing_id) for thing_id, label, direction in keys]
-    return load
-
-
-def _counts_loader(actor: Actor):
-    async def load(ids: list[int]) -> list[int]:
-        rows = db.session.execute(select(query.SUMMARY.c.id, query.SUMMARY.c.thing_count)
-                                  .where(query.SUMMARY.c.id.in_(ids)))
-        counts = dict(rows.all())
-        return [int(counts.get(i) or 0) for i in ids]
-    return load
-
-
-def _links_loader(actor: Actor):
-    async def load(ids: list[int]) -> list[list[schema.Link]]:
-        links = schema.class_links(actor, list(ids))
-        return [links[i] for i in ids]
-    return load
 
 
 def _ctx(info: Info) -> Context:
@@ -157,7 +95,7 @@ class ClassLink:
 
     @strawberry.field
     async def other_class(self, info: Info) -> ThingClassNode | None:
-        cls = await _ctx(info).loader("classes", _classes_loader(_ctx(info).actor)).load(int(self.other_class_id))
+        cls = await _ctx(info).loader("classes", classes_loader(_ctx(info).actor)).load(int(self.other_class_id))
         return ThingClassNode.of(cls) if cls else None
 
 
@@ -177,18 +115,18 @@ class ThingClassNode:
 
     @strawberry.field(description="Live things of this class, from the summary view (refreshed after changes).")
     async def thing_count(self, info: Info) -> int:
-        return await _ctx(info).loader("counts", _counts_loader(_ctx(info).actor)).load(int(self.id))
+        return await _ctx(info).loader("counts", counts_loader(_ctx(info).actor)).load(int(self.id))
 
     @strawberry.field
     async def attributes(self, info: Info) -> list[AttributeDef]:
-        slots = await _ctx(info).loader("slots", _slots_loader(_ctx(info).actor)).load(int(self.id))
+        slots = await _ctx(info).loader("slots", slots_loader(_ctx(info).actor)).load(int(self.id))
         return [AttributeDef(name=s.name, label=s.label, data_type=s.data_type, required=s.required,
                              enum_values=list(s.attribute.enum_values or []), rules=s.rules,
                              reference_class_id=s.attribute.reference_class_id) for s in slots]
 
     @strawberry.field
     async def relationships(self, info: Info) -> list[ClassLink]:
-        links = await _ctx(info).loader("links", _links_loader(_ctx(info).actor)).load(int(self.id))
+        links = await _ctx(info).loader("links", links_loader(_ctx(info).actor)).load(int(self.id))
         return [ClassLink(id=strawberry.ID(str(link.rel.id)), label=link.label, outgoing=link.outgoing,
                           cardinality=link.rel.kind, min=link.rel.cardinality_rules.get("min"),
                           max=link.rel.cardinality_rules.get("max"), bidirectional=link.rel.is_bidirectional,
@@ -229,13 +167,13 @@ class ThingNode:
 
     @strawberry.field
     async def thing_class(self, info: Info) -> ThingClassNode | None:
-        cls = await _ctx(info).loader("classes", _classes_loader(_ctx(info).actor)).load(int(self.class_id))
+        cls = await _ctx(info).loader("classes", classes_loader(_ctx(info).actor)).load(int(self.class_id))
         return ThingClassNode.of(cls) if cls else None
 
     @strawberry.field(description="Linked things: outgoing links, and incoming links of bidirectional relationships.")
     async def related(self, info: Info, label: str | None = None,
                       direction: Direction = Direction.BOTH) -> list[RelatedNode]:
-        items = await _ctx(info).loader("related", _related_loader(_ctx(info).actor)).load(
+        items = await _ctx(info).loader("related", related_loader(_ctx(info).actor)).load(
             (int(self.id), label, direction.value))
         return [RelatedNode(link_id=strawberry.ID(str(r.link_id)), label=r.label, outgoing=r.outgoing,
                             relationship_id=strawberry.ID(str(r.rel_id)), thing=ThingNode.of(r.other)) for r in items]

@@ -132,8 +132,6 @@ def update_class(actor: Actor, class_id: Any, values: dict[str, Any]) -> ThingCl
     actor.require_admin()
     cls = get_class(actor, class_id)
     changes = _class_values(values, cls)
-    if "validation_rules" in changes:
-        clean_rules(changes["validation_rules"])
     with constraints.translated():
         for key, value in changes.items():
             setattr(cls, key, value)
