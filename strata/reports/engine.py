@@ -89,21 +89,27 @@ def counts(collection_id: uuid.UUID) -> dict[str, int]:
 
 
 def enqueue_slots(collection_id: uuid.UUID, how_many: int) -> None:
-    """Put `how_many` slot jobs for the collection on the backfills queue (call after committing)."""
-    from workers import enqueue
+    """Put `how_many` slot jobs for the collection on the backfills queue in one round trip (after committing)."""
+    from rq import Queue
+
+    from strata.core import queues
     from workers.reports import run_slot
 
-    tenant_id = current_scope().tenant_id
-    for _ in range(max(0, how_many)):
-        enqueue(run_slot, tenant_id, str(collection_id))
+    if how_many < 1:
+        return
+    spec, args = run_slot.spec, (current_scope().tenant_id, str(collection_id))
+    queue = queues.queue(spec.queue)
+    queue.enqueue_many([Queue.prepare_data(run_slot, args=args, timeout=spec.timeout, retry=spec.retry)
+                        for _ in range(how_many)])
 
 
 def launch(collection: Collection) -> None:
     """Mark the collection running, commit, and start up to `parallel_limit` slots."""
-    pending = counts(collection.id).get("pending", 0)
-    collection.status = "running" if pending else derive_status(counts(collection.id))
+    found = counts(collection.id)
+    pending = found.get("pending", 0)
+    collection.status = "running" if pending else derive_status(found)
     collection.started_at = collection.started_at or db.session.scalar(text("SELECT clock_timestamp()"))
-    _sync_schedule(collection, counts(collection.id))
+    _sync_schedule(collection, found)
     db.session.commit()
     enqueue_slots(collection.id, min(collection.parallel_limit, pending))
 
