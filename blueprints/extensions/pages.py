@@ -21,7 +21,7 @@ from strata.extensions import dashboard as _cards  # noqa: F401  (registers the 
 from strata.extensions import executor, lifecycle, preview, registry, runtime
 from strata.extensions.models import ExtensionMigration
 from workers import enqueue
-from workers.extensions import apply_migration, read_progress
+from workers.extensions import apply_migration, read_progress, read_refusal
 
 bp = tenant_blueprint("extensions", __name__, url_prefix="/extensions")
 EXPORT_TTL = 3600
@@ -105,15 +105,17 @@ def apply(plugin_id: str, migration_id: str):
     """Queue the migration for a worker and show its progress."""
     migration = _migration(plugin_id, migration_id)
     enqueue(apply_migration, g.access.tenant_id, plugin_id, str(migration.id))
-    return render_template("extensions/_progress.html", migration=migration, progress=None, polling=True)
+    return render_template("extensions/_progress.html", migration=migration, progress=None, polling=True,
+                           refused=None)
 
 
 @bp.get("/<plugin_id>/migrations/<migration_id>/status")
 def status(plugin_id: str, migration_id: str):
     """Return the migration's progress; keeps polling while it is pending or executing."""
     migration = _migration(plugin_id, migration_id)
-    polling = migration.status in ("pending", "executing")
-    return render_template("extensions/_progress.html", migration=migration, polling=polling,
+    refused = read_refusal(g.access.tenant_id, str(migration.id)) if migration.status != "executed" else None
+    polling = migration.status in ("pending", "executing") and refused is None
+    return render_template("extensions/_progress.html", migration=migration, polling=polling, refused=refused,
                            progress=read_progress(g.access.tenant_id, plugin_id))
 
 

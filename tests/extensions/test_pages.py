@@ -119,3 +119,21 @@ def test_viewers_see_but_cannot_change(client, login, make_user, tenant, pages):
     login(make_user(), tenant=tenant, role="viewer")
     assert client.get(f"{pages}/").status_code == 200
     assert _preview(client, pages).status_code == 403
+
+
+def test_a_tampered_migration_is_refused_by_the_worker_and_polling_stops(client, pages, tenant, run_jobs):
+    from sqlalchemy import text
+
+    from strata.db import db
+    from strata.tenancy.service import tenant_context
+
+    body = _preview(client, pages).get_data(as_text=True)
+    with tenant_context(tenant.id):
+        db.session.execute(text("UPDATE extension_migrations SET migration_sql = 'SELECT 1;'"))
+    apply_url = re.search(r'hx-post="([^"]+/apply)"', body)[1]
+    progress = client.post(apply_url, headers=HX).get_data(as_text=True)
+    assert run_jobs("default")
+    status = client.get(re.search(r'hx-get="([^"]+/status)"', progress)[1], headers=HX).get_data(as_text=True)
+    assert "Not applied" in status and "changed after it was generated" in status and "hx-trigger" not in status
+    detail = client.get(f"{pages}/acme-crm/").get_data(as_text=True)
+    assert "changed since generated" in detail
