@@ -72,7 +72,8 @@ def complete(user_id: int, draft: dict, step: str, raw: dict) -> dict:
     draft["inputs"][step] = raw
     save(user_id, draft)
     draft["config"].update(_validate(step, raw))
-    draft["done"] = sorted(set(draft.get("done", [])) | {step}, key=STEPS.index)
+    # Later steps must be confirmed again once an earlier one changed.
+    draft["done"] = list(STEPS[:STEPS.index(step) + 1])
     draft["step"] = STEPS[min(STEPS.index(step) + 1, len(STEPS) - 1)]
     service.record_step(user_id, step, draft["config"])
     save(user_id, draft)

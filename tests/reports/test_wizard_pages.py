@@ -130,3 +130,14 @@ def test_viewers_cannot_open_the_wizard(client, login, make_user, member):
     login(make_user(), tenant=tenant, role="viewer")
     assert client.get(f"/t/{tenant.slug}/reports/new/").status_code == 403
     assert client.get(f"/t/{tenant.slug}/reports/").status_code == 200
+
+
+def test_changing_an_earlier_step_requires_the_later_ones_again(wizard, client):
+    tenant, user, base = wizard
+    _htmx(client, base + "/parameters", PARAMS)
+    _htmx(client, base + "/schedule", SCHEDULE)
+    _htmx(client, base + "/review", {})
+    _htmx(client, base + "/parameters", {**PARAMS, "segment_type": "daily"})
+    assert "<h2>Schedule</h2>" in client.get(base + "/submit", headers={"HX-Request": "true"}).get_data(as_text=True)
+    refused = _htmx(client, base + "/submit", {"direction": "submit"})
+    assert refused.status_code == 422 and _count(tenant, Workflow) == 0
