@@ -90,7 +90,8 @@ def search_classes(actor: Actor, prefix: str = "", *, limit: Any = None, after: 
             .outerjoin(SUMMARY, SUMMARY.c.id == ThingClass.id)
             .where(readable_clause(actor.role)).order_by(key, ThingClass.id).limit(limit + 1))
     if prefix:
-        stmt = stmt.where(func.lower(ThingClass.name).like(_like_prefix(prefix), escape="\\"))
+        # Backslash is PostgreSQL's default LIKE escape; no ESCAPE clause keeps the prefix a plain constant.
+        stmt = stmt.where(key.like(_like_prefix(prefix)))
     if active_only:
         stmt = stmt.where(ThingClass.is_active)
     position = decode_cursor(after, 2)
@@ -173,7 +174,9 @@ def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *
     actor.require("read", schema.cls)
     limit = clamp_limit(limit)
     filtered = _conditions(schema, list(filters), Thing.attribute_values)
-    stmt = select(Thing).where(Thing.thing_class_id == schema.cls.id, Thing.is_deleted.is_(deleted))
+    # `NOT is_deleted` word for word: the predicate of the partial index that serves these pages.
+    live = Thing.is_deleted if deleted else not_(Thing.is_deleted)
+    stmt = select(Thing).where(Thing.thing_class_id == schema.cls.id, live)
     if q:
         escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(Thing.name.ilike(f"%{escaped}%", escape="\\"))
