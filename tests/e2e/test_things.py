@@ -78,3 +78,13 @@ def test_class_things_and_a_link_seen_from_both_sides(page: Page, live_server, s
     expect(row).to_contain_text("Grace")
     page.get_by_role("link", name="Grace").click()
     expect(page).to_have_url(grace_url)
+
+
+def test_graphiql_runs_a_query(page: Page, live_server, sign_in, make_user, make_tenant):
+    user = make_user("admin@example.com")
+    make_tenant("acme", "Acme Ltd", members={user: "admin"})
+    sign_in("admin@example.com")
+    page.goto(f"{live_server.url}/t/acme/things/graphiql")
+    expect(page.locator(".graphiql-container")).to_be_visible()
+    page.locator(".graphiql-execute-button").click()
+    expect(page.locator(".result-window")).to_contain_text('"classes"')
