@@ -29,11 +29,12 @@ def _columns(spec: TableSpec) -> list[dict[str, Any]]:
     columns = []
     for name, field in spec.fields.items():
         columns.append({"name": name, "type": field["type"], "required": field.get("required", False),
-                        "choices": spec.enum_values(name), "input": INPUTS.get(field["type"], "text"),
+                        "choices": spec.enum_values(name), "labelled": None, "input": INPUTS.get(field["type"], "text"),
                         "help": field.get("description", "")})
     for name, rel in spec.relations.items():
         columns.append({"name": name, "type": f"→ {rel['target']}", "required": rel["required"], "choices": None,
-                        "input": "text", "help": f"The {rel['column']} of a row of {rel['target']}."})
+                        "labelled": rest.relation_choices(spec, name), "input": "text",
+                        "help": f"The {rel['column']} of a row of {rel['target']}."})
     return columns
 
 
@@ -101,7 +102,8 @@ def create(plugin_id: str, table: str):
     """Show the generated form for a new row, or create it (422 with inline messages if refused)."""
     context = _context(plugin_id, table)
     if request.method == "GET":
-        return render_template("extensions/data/form.html", **context, row={}, errors={}, creating=True)
+        defaults = {name: f["default"] for name, f in context["spec"].fields.items() if "default" in f}
+        return render_template("extensions/data/form.html", **context, row=defaults, errors={}, creating=True)
     try:
         row = rest.create_row(context["spec"], _parse_form(context["spec"], request.form, creating=True))
     except ValidationError as exc:

@@ -200,6 +200,18 @@ def serialise(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def relation_choices(spec: TableSpec, column: str, limit: int = 500) -> list[tuple[str, str]] | None:
+    """Return (value, label) pairs for a relationship column whose target has a `name` column, else None."""
+    from strata.extensions import catalog
+
+    rel = spec.relations[column]
+    if catalog.column(rel["target"], "name") is None:
+        return None
+    target = sa.table(rel["target"], sa.column(rel["column"]), sa.column("name"))
+    query = sa.select(target.c[rel["column"]], target.c.name).order_by(target.c.name).limit(limit)
+    return [(str(value), str(label)) for value, label in db.session.execute(query)]
+
+
 def _id(raw: Any) -> str:
     try:
         return str(uuid.UUID(str(raw)))

@@ -4,7 +4,11 @@ import json
 import re
 
 import pytest
+from sqlalchemy import text
 
+from strata.business_objects import service
+from strata.db import db
+from strata.tenancy.service import tenant_context
 from tests.extensions.conftest import CRM
 
 HX = {"HX-Request": "true"}
@@ -76,18 +80,23 @@ def test_destructive_preview_is_refused_inline_without_the_flag(client, pages, r
     assert allowed.status_code == 200 and "Destructive (allowed)" in allowed.get_data(as_text=True)
 
 
-def test_data_browser_create_edit_filter(client, pages, run_jobs):
+def test_data_browser_create_edit_filter(client, pages, tenant, run_jobs):
     _apply(client, pages, run_jobs)
     data = f"{pages}/acme-crm/data/deal"
     form = client.get(f"{data}/new").get_data(as_text=True)
     assert 'id="f-title"' in form and "<option>won</option>" in form and 'type="datetime-local"' in form
+    assert "<option selected>lead</option>" in form and 'value="10"' in form  # defaults are filled in
     bad = client.post(f"{data}/new", data={"title": "x", "probability": "500", "details": "{nope"})
     body = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "details must be valid JSON" in body
     bad = client.post(f"{data}/new", data={"title": "x", "probability": "500"})
     body = bad.get_data(as_text=True)
     assert "title must be at least 2 characters" in body and "probability must be at most 100" in body
+    with tenant_context(tenant.id):
+        company = service.create("company", {"name": "Initech"}, actor_id=None).id
+    assert f'<option value="{company}">Initech</option>' in client.get(f"{data}/new").get_data(as_text=True)
     made = client.post(f"{data}/new", data={"title": "Big deal", "probability": "40", "stage": "won",
+                                            "company_id": str(company),
                                             "closes_on": "2026-12-01T10:30", "details": '{"k": 1}'})
     assert made.status_code == 302
     edit_url = made.headers["Location"]
@@ -122,11 +131,6 @@ def test_viewers_see_but_cannot_change(client, login, make_user, tenant, pages):
 
 
 def test_a_tampered_migration_is_refused_by_the_worker_and_polling_stops(client, pages, tenant, run_jobs):
-    from sqlalchemy import text
-
-    from strata.db import db
-    from strata.tenancy.service import tenant_context
-
     body = _preview(client, pages).get_data(as_text=True)
     with tenant_context(tenant.id):
         db.session.execute(text("UPDATE extension_migrations SET migration_sql = 'SELECT 1;'"))
