@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from strata.streams import supervisor
-from strata.streams.consumer import Consumer
+from strata.streams.consumer import Consumer, ConsumerSettings
 from workers import job
 from workers.periodic import periodic
 
@@ -11,7 +13,9 @@ from workers.periodic import periodic
 @job(queue="streams", timeout=-1)
 def consume_stream(stream_id: int) -> str:
     """Consume one stream of the job's tenant until it is stopped; return why it stopped."""
-    return Consumer(stream_id).run()
+    # How long a killed consumer's lock outlives it, so how soon the supervisor may replace it.
+    ttl = int(os.environ.get("STREAMS_LOCK_TTL", "30"))
+    return Consumer(stream_id, ConsumerSettings(lock_ttl=ttl, check_interval=min(2.0, ttl / 3))).run()
 
 
 @periodic(every=30, queue="default", timeout=120)

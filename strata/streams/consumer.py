@@ -80,6 +80,8 @@ class Consumer:
         """Consume until told to stop; return why it stopped (`locked`, `stopped`, `disabled`, `unauthorized`…)."""
         if not self.lock.acquire():
             return "locked"
+        self.keeper = _LockKeeper(self.lock, self.settings.lock_ttl / 3)
+        self.keeper.start()
         reason = "stopped"
         try:
             while not self.stop.is_set():
@@ -96,6 +98,8 @@ class Consumer:
         except LockError:
             reason = "lock lost"
         finally:
+            self.keeper.done.set()
+            self.keeper.join(5)
             db.session.rollback()
             if reason in ("stopped", "disabled", "lock lost"):
                 status.mark_disconnected(self.stream_id)
@@ -170,10 +174,10 @@ class Consumer:
         return True
 
     def _still_wanted(self, stall: _Stall) -> bool:
-        """Renew the lock and re-read the enabled flag; raise the stall alarm once when due."""
+        """Check the lock is still ours and re-read the enabled flag; raise the stall alarm once when due."""
         if self.stop.is_set():
             return False
-        self.lock.reacquire()
+        self.keeper.check()
         if stall.due():
             status.record_stall(self.stream_id, stall.after)
         return status.is_enabled(self.stream_id)
@@ -182,7 +186,7 @@ class Consumer:
         deadline = time.monotonic() + seconds
         while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
             self.stop.wait(min(left, self.settings.check_interval))
-            self.lock.reacquire()
+            self.keeper.check()
             if not status.is_enabled(self.stream_id):
                 return
 
@@ -208,6 +212,29 @@ class Consumer:
         wait = backoff(self.attempt, floor, max(s.max_wait, floor))
         status.failed(self.stream_id, _describe(outcome, stream.url), wait)
         return wait
+
+
+class _LockKeeper(threading.Thread):
+    """Renews the consumer's lock every `interval` seconds for as long as the process lives (the heartbeat)."""
+
+    def __init__(self, lock, interval: float) -> None:
+        super().__init__(daemon=True, name="stream-lock")
+        self.lock, self.interval = lock, interval
+        self.done = threading.Event()
+        self.lost: LockError | None = None
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            try:
+                self.lock.reacquire()
+            except LockError as exc:
+                self.lost = exc
+                return
+
+    def check(self) -> None:
+        """Raise the LockError if another consumer may have taken over."""
+        if self.lost is not None:
+            raise self.lost
 
 
 class _Stall:
