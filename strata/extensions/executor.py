@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from strata.db import current_scope, db
+from strata.db import apply_scope, current_scope, db
 from strata.errors import FieldError, NotFound, ValidationError
 from strata.extensions import generator, runtime
 from strata.extensions.models import ExtensionMigration, ExtensionSchema
@@ -67,8 +67,10 @@ def _migration(plugin_id: str, migration_id: str | None) -> ExtensionMigration:
     if migration_id is not None:
         query = query.where((ExtensionMigration.migration_id == migration_id)
                             | (ExtensionMigration.id == _uuid_or_none(migration_id)))
+    # No row lock: the advisory lock already serialises runs, and `_mark_executing` updates the row from
+    # a second connection so that other sessions see `executing` while the migration runs.
     found = db.session.scalar(query.order_by(ExtensionMigration.migration_id.desc()).limit(1)
-                              .with_for_update().execution_options(populate_existing=True))
+                              .execution_options(populate_existing=True))
     if found is None:
         raise NotFound(f"no migration for {plugin_id!r}")
     return found
@@ -89,6 +91,16 @@ def _schema(plugin_id: str) -> ExtensionSchema:
     if row is None:
         raise NotFound(f"no extension {plugin_id!r}")
     return row
+
+
+def _mark_executing(migration_pk, started: datetime) -> None:
+    """Record `executing` in its own short transaction, visible to others while the migration runs."""
+    table = ExtensionMigration.__table__
+    with db.engine.connect() as connection:
+        apply_scope(connection, current_scope())
+        connection.execute(update(table).where(table.c.id == migration_pk)
+                           .values(status="executing", execution_start=started, error_message=None))
+        connection.commit()
 
 
 def _run(statements: list[tuple[str, str]], progress: Progress | None) -> None:
@@ -137,9 +149,9 @@ def execute(plugin_id: str, migration_id: str | None = None, *, progress: Progre
         raise ValidationError(problems)
     started, pk = datetime.now(UTC), migration.id
     statements = [(step["description"], s) for step in migration.steps for s in step["sql"]]
+    _mark_executing(pk, started)  # a run that dies here leaves `executing`; the next holder of the lock retries
     try:
         migration.status, migration.execution_start, migration.error_message = "executing", started, None
-        db.session.flush()
         _run(statements, progress)
         _applied(row, migration)
         db.session.commit()

@@ -340,3 +340,19 @@ def test_a_table_locked_elsewhere_fails_fast_on_lock_timeout(app, tenant, scoped
     record = db.session.get(ExtensionMigration, migration.id, populate_existing=True)
     assert record.status == "failed" and "lock timeout" in record.error_message
     assert executor.execute("notes").ran  # retried once the reader is gone
+
+
+def test_other_sessions_see_executing_while_a_migration_runs(app, scoped):
+    registry.register(NOTES)
+    db.session.commit()
+    seen = []
+
+    def progress(step, total, description):
+        with db.engine.connect() as other:  # another session, outside this transaction
+            other.exec_driver_sql(f"SET search_path TO {scoped.schema}")
+            seen.append(other.exec_driver_sql("SELECT status FROM extension_migrations").scalar())
+            other.rollback()
+
+    executor.execute("notes", progress=progress)
+    assert seen and set(seen) == {"executing"}
+    assert registry.migrations("notes")[0].status == "executed"
