@@ -310,6 +310,12 @@ _STALE_SQL = text("""
     WHERE w.collection_id = c.id AND c.status = 'running' AND w.status = 'running'
       AND w.heartbeat_at < clock_timestamp() - make_interval(secs => :stale)
     RETURNING w.collection_id""")
+_ORPHANED_AFTER_CANCEL_SQL = text("""
+    UPDATE report_data_weeks w SET status = 'cancelled', heartbeat_at = NULL, updated_at = now(),
+        error = 'The worker stopped while computing this segment after the run was cancelled.'
+    FROM report_data_collections c
+    WHERE w.collection_id = c.id AND c.status = 'cancelled' AND w.status = 'running'
+      AND w.heartbeat_at < clock_timestamp() - make_interval(secs => :stale)""")
 _IDLE_SQL = text("""
     SELECT c.id FROM report_data_collections c
     WHERE c.status = 'running'
@@ -325,6 +331,7 @@ def sweep(stale_after: float = STALE_AFTER_SECONDS, idle_after: float = IDLE_AFT
     """
     orphaned = [row[0] for row in db.session.execute(_STALE_SQL, {"stale": stale_after})]
     idle = [row[0] for row in db.session.execute(_IDLE_SQL, {"idle": idle_after})]
+    db.session.execute(_ORPHANED_AFTER_CANCEL_SQL, {"stale": stale_after})
     db.session.commit()
     restart = set(orphaned) | set(idle)
     for collection_id in restart:

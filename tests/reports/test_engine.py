@@ -120,3 +120,16 @@ def test_sweep_requeues_a_segment_whose_heartbeat_stopped(member, launch, run_jo
     (row,) = segments(tenant, cid)
     assert row.id == claimed.id and row.status == "completed" and row.attempts == 2
     assert status(tenant, cid) == ("completed", "completed")
+
+
+def test_sweep_cancels_a_dead_segment_of_a_cancelled_run(member, launch):
+    tenant, user = member
+    _, cid = launch(tenant, user, start="2026-01-05", end="2026-01-11")
+    with tenant_context(tenant.id):
+        engine.claim(cid, "dead-worker", [])
+        engine.cancel(service.get_collection(cid))
+        db.session.execute(db.text("UPDATE report_data_weeks SET heartbeat_at = now() - interval '1 minute'"))
+        db.session.commit()
+        assert engine.sweep(stale_after=30) == {"segments": 0, "collections": 0}
+    (row,) = segments(tenant, cid)
+    assert row.status == "cancelled" and "cancelled" in row.error
