@@ -167,3 +167,23 @@ def test_other_tenants_stream_is_404_and_viewers_cannot_start(client, login, mak
     login(viewer, tenant=tenant, role="viewer")
     assert client.post(f"/t/{tenant.slug}/streams/{stream.id}/start").status_code == 403
     assert client.get(f"/t/{tenant.slug}/streams/{stream.id}").status_code == 200
+
+
+def test_dashboard_shows_stall_alarm_lag_and_chart_data(signed_in, tenant):
+    from datetime import UTC, datetime, timedelta
+
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    with tenant_context(tenant.id):
+        row = db.session.get(StreamMetadata, stream.id)
+        row.enabled, row.connection_status, row.stall_after_seconds = True, "connected", 60
+        row.last_event_at = datetime.now(UTC) - timedelta(minutes=5)
+        row.last_published_at = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=10)
+        row.last_timepoint = 47695461
+    _log(tenant, stream.id, event_id="47695461", timepoint=47695461, event_type="changed",
+         company_number="15893094", event_data={"event": {"timepoint": 47695461}}, processing_status="processed")
+    body = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}/status", headers=HX).get_data(as_text=True)
+    assert "Stall alarm" in body and "10 min" in body and "47695461" in body
+    assert 'id="epm-data"' in body and '"counts": [' in body and 'hx-trigger="every 2s"' in body
+    card = signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    assert "Companies House stream" in card and "connected" in card
