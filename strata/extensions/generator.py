@@ -82,6 +82,8 @@ def sql_checksum(migration_sql: str, rollback_sql: str | None) -> str:
 
 @dataclass
 class Context:
+    """What the phases of `generate` share: both manifests, resolved targets, duplicate counts and the plan."""
+
     old: Manifest | None
     new: Manifest
     migration_id: str
@@ -91,12 +93,15 @@ class Context:
     plan: Plan
 
     def physical(self, table: str) -> str:
+        """Return the physical name of a table of the new manifest."""
         return names.table_name(self.new.metadata.namespace, table)
 
     def add(self, *args, **kwargs) -> None:
+        """Append a Step to the plan."""
         self.plan.steps.append(Step(*args, **kwargs))
 
     def refuse(self, path: str, rule: str, message: str) -> None:
+        """Record a change that cannot be applied at all (allow_destructive does not help)."""
         self.plan.refusals.append(FieldError(path, rule, message))
 
 

@@ -51,6 +51,7 @@ class TableSpec:
 
     @property
     def physical(self) -> str:
+        """Return the table's name in PostgreSQL."""
         return self.table.name
 
     def enum_values(self, field_name: str) -> list[str] | None:
