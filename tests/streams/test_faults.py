@@ -172,3 +172,19 @@ def test_without_checkpoint_the_stream_starts_live(simulator, make_stream, consu
         assert wait_for(lambda: _stream(stream_id).last_timepoint is not None, timeout=10)
         assert _stream(stream_id).connection_status == "connected"
     assert db.session.scalar(select(func.min(StreamEvent.timepoint))) >= sim.config.first_timepoint + 100
+
+
+def test_events_of_other_streams_are_logged_not_applied(simulator, scoped, admin, consumer):
+    from strata.streams import service
+
+    sim = simulator(backlog=50, delete_rate=0)
+    stream = service.create_stream({"stream_type": "filing-history", "base_url": sim.url,
+                                    "stream_key": "demo-stream-key", "track_all": "on"}, admin.id)
+    stream.enabled, stream.last_timepoint = True, sim.config.first_timepoint - 1
+    db.session.commit()
+    assert stream.url.endswith("/filings")
+    with consumer(stream.id):
+        assert wait_for(lambda: _stream(stream.id).last_timepoint == sim.config.first_timepoint + 49)
+    kinds = db.session.scalars(select(StreamEvent.resource_kind).distinct()).all()
+    assert kinds == ["filing-history"] and _count(StreamEvent.processing_status == "processed") == 50
+    assert db.session.scalar(select(func.count()).select_from(Company)) == 0
