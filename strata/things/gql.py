@@ -18,7 +18,7 @@ from typing import Any
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, GraphQLError, InlineFragmentNode, ValidationRule
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import AddValidationRules, MaskErrors
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -336,7 +336,16 @@ class _Schema(strawberry.Schema):
                 log.error("GraphQL resolver failed", exc_info=error.original_error)
 
 
-SCHEMA = _Schema(query=Query, mutation=Mutation, extensions=[lambda: AddValidationRules([DepthLimit])])
+def _unexpected(error: GraphQLError) -> bool:
+    """True for a resolver's crash (its message may hold internals); refusals carry a code and stay."""
+    return error.original_error is not None and not (error.extensions or {}).get("code")
+
+
+SCHEMA = _Schema(query=Query, mutation=Mutation, extensions=[
+    lambda: AddValidationRules([DepthLimit]),
+    lambda: MaskErrors(should_mask_error=_unexpected,
+                       error_message="Something went wrong on our side. It has been logged."),
+])
 
 
 def execute(document: str, variables: dict[str, Any] | None, operation_name: str | None, actor: Actor):

@@ -31,6 +31,7 @@ from strata.things.models import (
 from strata.things.values import Slot, clean_constraints, clean_rules, slot_of
 
 NAME_MAX = 255
+_OTHER_CLASS = aliased(ThingClass, name="other_class")  # built once (see query._OTHER)
 
 
 @dataclass
@@ -156,7 +157,7 @@ def load_schema(actor: Actor, class_id: Any) -> ClassSchema:
 
 def class_links(actor: Actor, class_ids: list[int]) -> dict[int, list[Link]]:
     """Return, per class, its active relationships: outgoing ones and incoming bidirectional ones."""
-    other = aliased(ThingClass)
+    other = _OTHER_CLASS
     rows = db.session.execute(
         select(ClassRelationship, RelationshipType, ThingClass, other)
         .join(RelationshipType, RelationshipType.id == ClassRelationship.relationship_type_id)
