@@ -26,6 +26,7 @@ from strata.extensions.runtime import TableSpec
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "like", "ilike", "in", "is")
 RESERVED_PARAMS = ("order", "limit", "offset", "select")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+TOTAL = "__total"
 SYSTEM = {"id": "uuid", "created_at": "DateTime", "updated_at": "DateTime"}
 RELATION_TYPES = {"uuid": "uuid", "integer": "Int", "bigint": "Int", "text": "String"}
 
@@ -181,11 +182,16 @@ def list_rows(spec: TableSpec, filters: list[Filter], order: list[Order], limit:
         if o.nulls:
             expression = expression.nulls_first() if o.nulls == "first" else expression.nulls_last()
         query = query.order_by(expression)
-    rows = [serialise(dict(r)) for r in db.session.execute(query.limit(limit).offset(offset)).mappings()]
-    total = None
-    if count:
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(table).where(*where))
-    return Page(rows, total, limit, offset)
+    counting = sa.select(sa.func.count()).select_from(table).where(*where)
+    if count:  # one round trip: the count rides along as an uncorrelated subquery (computed once)
+        query = query.add_columns(counting.scalar_subquery().label(TOTAL))
+    found = [dict(r) for r in db.session.execute(query.limit(limit).offset(offset)).mappings()]
+    total = found[0].pop(TOTAL) if count and found else None
+    for row in found[1:] if count else ():
+        row.pop(TOTAL)
+    if count and not found:
+        total = db.session.scalar(counting) if offset else 0
+    return Page([serialise(r) for r in found], total, limit, offset)
 
 
 def serialise(row: dict[str, Any]) -> dict[str, Any]:

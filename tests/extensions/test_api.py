@@ -51,6 +51,10 @@ def test_rest_crud_filters_order_and_paging(client, api):
     assert client.get(f"{base}?stage=in.(won,lost)").get_json()["total"] == 3
     assert client.get(f"{base}?closes_on=is.null").get_json()["total"] == 5
     assert client.get(f"{base}?stage=neq.won", headers={"Range": "0-0"}).get_json()["limit"] == 1
+    past = client.get(f"{base}?offset=100")
+    assert past.get_json()["items"] == [] and past.get_json()["total"] == 5 and past.headers["Content-Range"] == "*/5"
+    assert client.get(f"{base}?stage=eq.lost").get_json()["total"] == 0
+    assert client.get(base, headers={"Prefer": "count=none"}).get_json()["total"] is None
     one = made[0]["id"]
     assert client.get(f"{base}/{one}").get_json()["title"] == "Deal 1"
     changed = client.patch(f"{base}/{one}", json={"title": "Renamed", "details": {"a": [1, 2]}})
