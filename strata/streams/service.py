@@ -254,12 +254,14 @@ DEMO_KEY = "demo-stream-key"
 
 
 def ensure_demo_stream(slug: str) -> None:
-    """Give tenant `slug` an enabled company-profile stream reading the local simulator, unless it has one."""
+    """Give tenant `slug` an enabled company-profile stream on the local simulator (unless it has one); start it."""
+    from strata.streams.supervisor import ensure_tenant
     from strata.tenancy.service import get_tenant, tenant_context
 
     with tenant_context(get_tenant(slug)):
-        if db.session.scalar(select(StreamMetadata.id).where(StreamMetadata.stream_type == "company-profile")):
-            return
-        stream = create_stream({"stream_type": "company-profile", "base_url": DEMO_BASE_URL,
-                                "stream_key": DEMO_KEY, "track_all": "on", "stall_after_seconds": "120"}, None)
-        stream.enabled = True
+        if not db.session.scalar(select(StreamMetadata.id).where(StreamMetadata.stream_type == "company-profile")):
+            stream = create_stream({"stream_type": "company-profile", "base_url": DEMO_BASE_URL,
+                                    "stream_key": DEMO_KEY, "track_all": "on", "stall_after_seconds": "120"}, None)
+            stream.enabled = True
+            db.session.commit()
+        ensure_tenant()  # the streams worker picks it up as soon as it starts
