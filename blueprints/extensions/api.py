@@ -80,7 +80,16 @@ def get_schema(plugin_id: str):
 @bp.post("/<plugin_id>/schema")
 @role_required("admin")
 def register_schema(plugin_id: str):
-    """Register a manifest and plan its first migration; 201 with the pending migration, or 422."""
+    """Register a manifest and plan its first migration; 201 with the pending migration, or 422.
+
+    ---
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Manifest"}
+    """
     row, migration = registry.register(_manifest(), actor=_actor(), plugin_id=plugin_id,
                                        allow_destructive=_flag("allow_destructive"))
     body = {**schema_json(row), "migration": migration_json(migration), "preview": preview.impact(migration)}
@@ -91,7 +100,16 @@ def register_schema(plugin_id: str):
 @bp.put("/<plugin_id>/schema")
 @role_required("admin")
 def upgrade_schema(plugin_id: str):
-    """Register a new version and plan the migration from the installed one; 404 or 422."""
+    """Register a new version and plan the migration from the installed one; 404 or 422.
+
+    ---
+    put:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Manifest"}
+    """
     row, migration = registry.upgrade(plugin_id, _manifest(), actor=_actor(),
                                       allow_destructive=_flag("allow_destructive"))
     body = {**schema_json(row), "migration": migration_json(migration), "preview": preview.impact(migration)}
@@ -113,7 +131,16 @@ def delete_schema(plugin_id: str):
 
 @bp.post("/<plugin_id>/schema/validate")
 def validate_schema(plugin_id: str):
-    """Validate a manifest without registering it; 200 {valid: true} or 422 with every problem."""
+    """Validate a manifest without registering it; 200 {valid: true} or 422 with every problem.
+
+    ---
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Manifest"}
+    """
     manifest = registry.validate(_manifest(), plugin_id)
     db.session.rollback()
     return {"valid": True, "pluginId": manifest.pluginId, "version": manifest.version,

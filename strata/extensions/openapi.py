@@ -16,6 +16,7 @@ from typing import Any
 from apispec import APISpec, yaml_utils
 
 from strata.extensions import names
+from strata.extensions.manifest import Manifest
 from strata.extensions.rest import OPERATORS, RELATION_TYPES
 from strata.extensions.runtime import Installed, TableSpec
 
@@ -71,15 +72,14 @@ def _responses(method: str) -> dict[str, Any]:
 
 
 def _operation(route: Route, method: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
-    documented = yaml_utils.load_operations_from_docstring(route.doc or "").get(method)
-    if documented:
-        return documented
+    """Return the generic operation of a route, with whatever its docstring's YAML (after `---`) declares on top."""
+    documented = yaml_utils.load_operations_from_docstring(route.doc or "").get(method) or {}
     summary = (route.doc or route.endpoint).strip().splitlines()[0]
     operation = {"summary": summary, "operationId": f"{route.endpoint}.{method}", "parameters": parameters,
                  "responses": _responses(method), "tags": [route.endpoint.split(".")[0]]}
     if method in ("post", "put", "patch"):
         operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
-    return operation
+    return {**operation, **documented}
 
 
 def _base(title: str) -> APISpec:
@@ -87,6 +87,10 @@ def _base(title: str) -> APISpec:
                    info={"description": "JSON API of one Strata tenant. Sign in first; the session cookie "
                                         "authenticates every call."})
     spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "session"})
+    schema = Manifest.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        spec.components.schema(name, definition)
+    spec.components.schema("Manifest", schema)
     spec.components.schema("Error", {"type": "object", "properties": {
         "error": {"type": "string"},
         "errors": {"type": "array", "items": {"type": "object", "properties": {

@@ -29,6 +29,9 @@ def test_document_covers_core_and_extension_endpoints(client, login, admin, tena
     assert row["required"] == ["title"]
     assert row["properties"]["stage"]["enum"] == ["lead", "won", "lost"]  # required, so not nullable
     assert row["properties"]["probability"]["anyOf"][0]["maximum"] == 100
+    register = paths["/extensions/{plugin_id}/schema"]["post"]
+    assert register["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Manifest"}
+    assert "ExtensionTable" in doc["components"]["schemas"]
     client.post(f"{api}/extensions/acme-crm/disable")
     assert "/x/acme-crm/deal" not in client.get(f"{api}/openapi.json").get_json()["paths"]
 
