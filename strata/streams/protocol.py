@@ -55,10 +55,28 @@ class EventRow:
     status: str = "processed"
     error: str | None = None
     profile: dict[str, Any] | None = None
+    fragment: str | None = None  # the row as the log insert's JSON object (see log_fragment)
 
     @property
     def deleted(self) -> bool:
         return self.event_type == "deleted"
+
+
+def json_default(value: Any) -> str:
+    """`json.dumps` default: dates and date-times as ISO 8601."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def log_fragment(row: EventRow) -> str:
+    """Return (and keep) the row as a JSON object for the log insert, the event's own JSON spliced in as `d`."""
+    if row.fragment is None:
+        meta = json.dumps({"i": row.event_id, "t": row.timepoint, "k": row.resource_kind, "y": row.event_type,
+                           "n": row.company_number, "p": row.published_at, "s": row.status, "e": row.error},
+                          default=json_default)
+        row.fragment = f'{meta[:-1]},"d":{row.event_json}}}'
+    return row.fragment
 
 
 class EventError(ValueError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from strata.streams.protocol import LineAssembler, parse_line
+from strata.streams.protocol import LineAssembler, log_fragment, parse_line
 
 CONNECTED = "connected"
 
@@ -89,6 +89,7 @@ class Reader(threading.Thread):
                     for line in assembler.feed(chunk):
                         if line.strip():
                             rows.append(row := parse_line(line, self.last_timepoint))
+                            log_fragment(row)  # built here, while the writer waits on the database
                             self.last_timepoint = row.timepoint or self.last_timepoint
                     if rows:
                         self.received = True
