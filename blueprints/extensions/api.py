@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from blueprints import role_required, tenant_blueprint
 from strata.db import db
-from strata.extensions import executor, lifecycle, preview, registry
+from strata.extensions import executor, generator, lifecycle, preview, registry
 from strata.extensions.models import ExtensionMigration, ExtensionSchema
 
 bp = tenant_blueprint("extensions_api", __name__, api=True, url_prefix="/extensions")
@@ -131,7 +131,7 @@ def delete_schema(plugin_id: str):
 
 @bp.post("/<plugin_id>/schema/validate")
 def validate_schema(plugin_id: str):
-    """Validate a manifest without registering it; 200 {valid: true} or 422 with every problem.
+    """Validate a manifest and show the SQL it would run, without registering it; 200, or 422 with every problem.
 
     ---
     post:
@@ -141,10 +141,12 @@ def validate_schema(plugin_id: str):
           application/json:
             schema: {$ref: "#/components/schemas/Manifest"}
     """
-    manifest = registry.validate(_manifest(), plugin_id)
+    manifest, plan = registry.dry_run(_manifest(), plugin_id)
     db.session.rollback()
     return {"valid": True, "pluginId": manifest.pluginId, "version": manifest.version,
-            "tables": [t.name for t in manifest.tables]}
+            "tables": [t.name for t in manifest.tables], "sql": generator.script(plan.forward()),
+            "rollbackSql": generator.script(plan.backward()),
+            "steps": [{"description": s.description, "destructive": s.destructive} for s in plan.steps]}
 
 
 @bp.get("/<plugin_id>/migrations")

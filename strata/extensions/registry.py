@@ -227,3 +227,13 @@ def migrations(plugin_id: str) -> list[ExtensionMigration]:
     query = (select(ExtensionMigration).where(ExtensionMigration.plugin_id == plugin_id)
              .order_by(ExtensionMigration.migration_id.desc()))
     return list(db.session.scalars(query))
+
+
+def dry_run(source: Any, plugin_id: str | None = None) -> tuple[Manifest, Any]:
+    """Validate a manifest and plan its migration from the installed version without storing anything."""
+    from strata.extensions.planning import plan
+
+    manifest = validate(source, plugin_id)
+    existing = db.session.scalar(select(ExtensionSchema).where(ExtensionSchema.plugin_id == manifest.pluginId))
+    stub = existing or ExtensionSchema(plugin_id=manifest.pluginId)
+    return manifest, plan(stub, _installed(existing), manifest, "preview")

@@ -134,6 +134,7 @@ def test_validate_endpoint_reports_json_paths(client, api):
     assert [e["field"] for e in response.get_json()["errors"]] == ["version"]
     good = client.post(f"{api}/extensions/acme-crm/schema/validate", json=CRM)
     assert good.status_code == 200 and good.get_json()["valid"] is True
+    assert 'CREATE TABLE "plugin_crm_deal"' in good.get_json()["sql"] and good.get_json()["steps"]
     assert client.get(f"{api}/extensions/acme-crm/schema").status_code == 404  # nothing registered
 
 

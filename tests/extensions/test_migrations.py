@@ -356,3 +356,15 @@ def test_other_sessions_see_executing_while_a_migration_runs(app, scoped):
     executor.execute("notes", progress=progress)
     assert seen and set(seen) == {"executing"}
     assert registry.migrations("notes")[0].status == "executed"
+
+
+def test_a_table_with_a_thousand_columns(scoped, install):
+    kinds = ("String", "Int", "Float", "Boolean", "DateTime", "Decimal", "Json")
+    fields = [{"name": f"c{i:04}", "type": kinds[i % len(kinds)]} for i in range(1000)]
+    install({"pluginId": "wide", "version": "1.0.0", "metadata": {"namespace": "wide"},
+             "tables": [{"name": "t", "fields": fields}]})
+    row = rest.create_row(runtime.table("wide", "t"), {"c0000": "text", "c0001": 7, "c0999": 1.5})
+    db.session.commit()
+    assert rows("SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = 'plugin_wide_t'") == [(1003,)]
+    assert rest.get_row(runtime.table("wide", "t"), row["id"])["c0001"] == 7
