@@ -109,6 +109,8 @@ def test_data_browser_create_edit_filter(client, pages, tenant, run_jobs):
     redirect = client.get(f"{data}/filter?f_column=probability&f_op=gte&f_value=40")
     assert redirect.status_code == 302 and "probability=gte.40" in redirect.headers["Location"]
     assert client.get(f"{data}/?probability=gt.lots").status_code == 422
+    gone = client.post(f"{edit_url}/delete")
+    assert gone.status_code == 302 and "No rows yet" in client.get(f"{data}/").get_data(as_text=True)
 
 
 def test_uninstall_keeps_an_export_to_download(client, pages, run_jobs):
