@@ -2,8 +2,8 @@
 
 A simulator (`flask streams simulate --pregenerate`, its own process) publishes N company-profile
 events (default 200,000) about 50,000 companies. A consumer process (`flask streams consume`, the code
-the RQ job runs) reads them from timepoint 1 with "track all companies" on, writing the log rows,
-the company upserts and the checkpoint in batches. It prints:
+the RQ job runs) reads them from the first timepoint with "track all companies" on, writing the log rows,
+the company upserts and the checkpoint in batches of 5,000. It prints:
 
 - catch-up rate: events/s from the consumer's start until the checkpoint reaches the last timepoint;
 - COPY rate: the same log rows and company rows exported, the tables emptied, then loaded again with
@@ -78,7 +78,7 @@ def _peak_rss_mb(pid: int) -> float:
 def catch_up(app, env: dict, slug: str, tenant_id: int, stream_id: int, events: int) -> tuple[float, float]:
     """Run the consumer process until the checkpoint reaches the last event; return (seconds, peak RSS MB)."""
     started = time.perf_counter()
-    consumer = _flask(env, "streams", "consume", slug, str(stream_id), "--batch-size", "2000")
+    consumer = _flask(env, "streams", "consume", slug, str(stream_id), "--batch-size", "5000")
     try:
         with app.app_context(), tenant_context(tenant_id):
             while True:
