@@ -53,12 +53,17 @@ def simulate(host: str, port: int, **options) -> None:
 @click.option("--batch-size", default=1000, type=int, show_default=True)
 def consume(slug: str, stream_id: int, lock_ttl: int, batch_size: int) -> None:
     """Run the consumer of stream STREAM_ID of tenant SLUG in the foreground until stopped or disabled."""
+    from strata.errors import NotFound
     from strata.streams.consumer import Consumer, ConsumerSettings
     from strata.tenancy.service import get_tenant, tenant_context
 
+    try:
+        tenant = get_tenant(slug)
+    except NotFound:
+        raise click.ClickException(f"no tenant {slug!r}") from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with tenant_context(get_tenant(slug)):
+    with tenant_context(tenant):
         settings = ConsumerSettings(lock_ttl=lock_ttl, batch_size=batch_size, check_interval=min(2.0, lock_ttl / 3))
         reason = Consumer(stream_id, settings, stop).run()
     click.echo(f"Consumer stopped: {reason}")
