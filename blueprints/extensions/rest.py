@@ -11,6 +11,7 @@ from flask import current_app, g, request, url_for
 
 from blueprints import role_required, tenant_blueprint
 from strata.db import db
+from strata.errors import ValidationError
 from strata.extensions import openapi, rest, runtime
 
 bp = tenant_blueprint("extensions_rest", __name__, api=True)
@@ -61,6 +62,34 @@ def update_row(plugin_id: str, table: str, row_id: str):
 def delete_row(plugin_id: str, table: str, row_id: str):
     """Delete a row; 204, 404, or 422 while other rows refer to it."""
     rest.delete_row(runtime.table(plugin_id, table), row_id)
+    db.session.commit()
+    return "", 204
+
+
+@bp.get(f"{_TABLE}/<row_id>/<relation>")
+def list_links(plugin_id: str, table: str, row_id: str, relation: str):
+    """Return the ids a row is linked to through a ManyToMany relationship."""
+    return {"items": rest.list_links(runtime.table(plugin_id, table), row_id, relation)}
+
+
+@bp.post(f"{_TABLE}/<row_id>/<relation>")
+@role_required("editor")
+def add_link(plugin_id: str, table: str, row_id: str, relation: str):
+    """Link a row to the target in the JSON body {"target_id": …}; 201, 404 or 422."""
+    body = request.get_json(silent=True)
+    target = body.get("target_id") if isinstance(body, dict) else None
+    if target is None:
+        raise ValidationError.single("target_id", "required", "Send {\"target_id\": …} as the JSON body.")
+    rest.add_link(runtime.table(plugin_id, table), row_id, relation, target)
+    db.session.commit()
+    return {"items": rest.list_links(runtime.table(plugin_id, table), row_id, relation)}, 201
+
+
+@bp.delete(f"{_TABLE}/<row_id>/<relation>/<target_id>")
+@role_required("editor")
+def remove_link(plugin_id: str, table: str, row_id: str, relation: str, target_id: str):
+    """Remove one link; 204 or 404."""
+    rest.remove_link(runtime.table(plugin_id, table), row_id, relation, target_id)
     db.session.commit()
     return "", 204
 

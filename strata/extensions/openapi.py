@@ -190,6 +190,8 @@ def _table_paths(spec: APISpec, grouped: dict, plugin_id: str, name: str, table:
     one = [{"name": "row_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}]
     patch_body = {"required": True, "content": {"application/json": {"schema": {
         **_row_schema(table, write=True), "required": []}}}}
+    for relation, link in sorted(table.links.items()):
+        _link_paths(grouped, f"{base}/{{row_id}}/{relation}", tag, link, one, f"x.{plugin_id}.{name}.{relation}")
     grouped[f"{base}/{{row_id}}"] = {
         "get": {"summary": f"Get a {name} row", "tags": tag, "parameters": one,
                 "operationId": f"x.{plugin_id}.{name}.get", "responses": _responses("get")},
@@ -198,3 +200,23 @@ def _table_paths(spec: APISpec, grouped: dict, plugin_id: str, name: str, table:
         "delete": {"summary": f"Delete a {name} row", "tags": tag, "parameters": one,
                    "operationId": f"x.{plugin_id}.{name}.delete", "responses": _responses("delete")},
     }
+
+
+def _link_paths(grouped: dict, path: str, tag: list[str], link: dict, one: list, operation_id: str) -> None:
+    """Add the list / link / unlink operations of a ManyToMany relationship."""
+    target = dict(JSON_TYPES.get(RELATION_TYPES.get(link["sql_type"], "String"), {"type": "string"}))
+    ids = {"description": "Linked ids", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"items": {"type": "array", "items": target}}}}}}
+    grouped[path] = {
+        "get": {"summary": f"Ids linked through {path.rsplit('/', 1)[1]}", "tags": tag, "parameters": one,
+                "operationId": f"{operation_id}.list", "responses": {**_responses("get"), "200": ids}},
+        "post": {"summary": f"Link a {link['target']} row", "tags": tag, "parameters": one,
+                 "operationId": f"{operation_id}.add", "responses": {**_responses("post"), "201": ids},
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["target_id"], "properties": {"target_id": target}}}}}},
+    }
+    grouped[f"{path}/{{target_id}}"] = {
+        "delete": {"summary": "Remove a link", "tags": tag, "operationId": f"{operation_id}.remove",
+                   "parameters": [*one, {"name": "target_id", "in": "path", "required": True,
+                                         "schema": {"type": "string"}}],
+                   "responses": _responses("delete")}}

@@ -322,3 +322,60 @@ def delete_row(spec: TableSpec, row_id: Any) -> None:
     """Delete a row; NotFound, or ValidationError while other rows still refer to it."""
     if _write(sa.delete(spec.table).where(spec.table.c.id == _id(row_id)), spec) is None:
         raise NotFound("no such row")
+
+
+def _link(spec: TableSpec, row_id: Any, name: str) -> tuple[dict[str, Any], str]:
+    link = spec.links.get(name)
+    if link is None:
+        raise NotFound(f"{spec.name} has no ManyToMany relationship {name!r}")
+    source = _id(row_id)
+    if db.session.scalar(sa.select(spec.table.c.id).where(spec.table.c.id == source)) is None:
+        raise NotFound("no such row")
+    return link, source
+
+
+def _target_id(link: dict[str, Any], raw: Any) -> Any:
+    try:
+        return _coerce(None, "", RELATION_TYPES.get(link["sql_type"], "String"), raw)
+    except values.ValueProblem as problem:
+        raise ValidationError.single("target_id", problem.rule, f"target_id {problem}.") from None
+
+
+def list_links(spec: TableSpec, row_id: Any, name: str) -> list[Any]:
+    """Return the target ids a row is linked to through a ManyToMany relationship; NotFound."""
+    link, source = _link(spec, row_id, name)
+    join = link["join"]
+    query = sa.select(join.c.target_id).where(join.c.source_id == source).order_by(join.c.created_at, join.c.target_id)
+    return [str(v) if link["sql_type"] == "uuid" else v for v in db.session.scalars(query)]
+
+
+def add_link(spec: TableSpec, row_id: Any, name: str, target: Any) -> None:
+    """Link a row to a target row (again: no change); NotFound, or ValidationError for an unknown target."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    link, source = _link(spec, row_id, name)
+    statement = insert(link["join"]).values(source_id=source, target_id=_target_id(link, target))
+    try:
+        with db.session.begin_nested():
+            db.session.execute(statement.on_conflict_do_nothing())
+    except (IntegrityError, DataError):
+        raise ValidationError.single("target_id", "foreign_key", f"There is no {link['target']} row "
+                                     f"with {link['column']} {target!r}.") from None
+
+
+def remove_link(spec: TableSpec, row_id: Any, name: str, target: Any) -> None:
+    """Remove a link; NotFound when the row or the link does not exist."""
+    link, source = _link(spec, row_id, name)
+    join = link["join"]
+    try:
+        target_id = _target_id(link, target)
+    except ValidationError:
+        raise NotFound("no such link") from None
+    try:
+        with db.session.begin_nested():
+            done = db.session.execute(sa.delete(join).where(join.c.source_id == source,
+                                                            join.c.target_id == target_id))
+    except DataError:
+        raise NotFound("no such link") from None
+    if not done.rowcount:
+        raise NotFound("no such link")

@@ -48,6 +48,7 @@ class TableSpec:
     fields: dict[str, dict[str, Any]]
     enums: dict[str, list[str]]
     relations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def physical(self) -> str:
@@ -110,8 +111,24 @@ def build(plugin_id: str, manifest: Manifest, metadata: sa.MetaData | None = Non
                                               "sql_type": target.sql_type, "required": rel.required, "type": rel.type}
         physical = names.table_name(ns, table.name)
         specs[table.name] = TableSpec(plugin_id, table.name, sa.Table(physical, metadata, *columns), fields, enums,
-                                      relations)
+                                      relations, _links(manifest, table.name, targets, metadata))
     return specs
+
+
+def _links(manifest: Manifest, table: str, targets: dict, metadata: sa.MetaData) -> dict[str, dict[str, Any]]:
+    """Return the ManyToMany relationships of `table`: their join tables and what they point at."""
+    links = {}
+    for i, rel in enumerate(manifest.relationships):
+        if rel.source != table or rel.type != "ManyToMany" or i not in targets:
+            continue
+        target = targets[i]
+        join = sa.Table(names.join_table_name(manifest.metadata.namespace, rel.source, rel.sourceField), metadata,
+                        sa.Column("source_id", UUID(as_uuid=False), primary_key=True),
+                        sa.Column("target_id", SQL_TYPES.get(target.sql_type, sa.Text)(), primary_key=True),
+                        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()))
+        links[rel.sourceField] = {"join": join, "target": target.table, "column": target.column,
+                                  "sql_type": target.sql_type}
+    return links
 
 
 def load() -> Installed:

@@ -167,3 +167,36 @@ def test_another_tenants_extension_is_404(client, api, make_tenant, make_user):
     other = make_tenant()
     assert client.get(f"/api/t/{other.slug}/x/acme-crm/deal").status_code == 404
     assert client.get(f"/api/t/{other.slug}/extensions/acme-crm/schema").status_code == 404
+
+
+TAGS = {"pluginId": "notes", "version": "1.0.0", "metadata": {"namespace": "notes"},
+        "tables": [{"name": "note", "fields": [{"name": "body", "type": "String"}]},
+                   {"name": "tag", "fields": [{"name": "label", "type": "String"}]}],
+        "relationships": [{"source": "note", "sourceField": "tags", "target": "tag", "type": "ManyToMany"},
+                          {"source": "note", "sourceField": "companies", "target": "companies",
+                           "type": "ManyToMany"}]}
+
+
+def test_many_to_many_links(client, api):
+    _install(client, api, TAGS)
+    note = client.post(f"{api}/x/notes/note", json={"body": "hello"}).get_json()["id"]
+    red, blue = (client.post(f"{api}/x/notes/tag", json={"label": c}).get_json()["id"] for c in ("red", "blue"))
+    links = f"{api}/x/notes/note/{note}/tags"
+    assert client.post(links, json={"target_id": red}).status_code == 201
+    assert client.post(links, json={"target_id": red}).get_json()["items"] == [red]  # linking twice changes nothing
+    client.post(links, json={"target_id": blue})
+    assert sorted(client.get(links).get_json()["items"]) == sorted([red, blue])
+    missing = client.post(links, json={"target_id": "00000000-0000-0000-0000-000000000000"})
+    assert missing.status_code == 422 and missing.get_json()["errors"][0]["rule"] == "foreign_key"
+    assert client.post(links, json={"target_id": "nope"}).status_code == 422
+    assert client.post(links, json={}).status_code == 422
+    assert client.delete(f"{links}/{red}").status_code == 204
+    assert client.delete(f"{links}/{red}").status_code == 404
+    assert client.get(links).get_json()["items"] == [blue]
+    assert client.get(f"{api}/x/notes/note/{note}/nope").status_code == 404
+    assert client.post(f"{api}/x/notes/note/{note}/companies", json={"target_id": 2 ** 40}).status_code == 422
+    assert client.delete(f"{api}/x/notes/note/{note}/companies/{2 ** 40}").status_code == 404
+    client.delete(f"{api}/x/notes/tag/{blue}")  # deleting a tag removes its links
+    assert client.get(links).get_json()["items"] == []
+    paths = client.get(f"{api}/openapi.json").get_json()["paths"]
+    assert {"/x/notes/note/{row_id}/tags", "/x/notes/note/{row_id}/tags/{target_id}"} <= set(paths)
