@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from strata.db import db
 from strata.errors import FieldError, NotFound, ValidationError
@@ -163,9 +164,13 @@ def register(source: Any, *, actor: str | None = None, plugin_id: str | None = N
                                      "upgrade it with a new version instead.")
     row = ExtensionSchema(plugin_id=manifest.pluginId, version=manifest.version,
                           schema_definition=manifest.definition(), status="pending", created_by=actor, updated_by=actor)
-    db.session.add(row)
-    migration = plan_migration(row, None, manifest, allow_destructive=allow_destructive)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a concurrent registration of the same plugin loses cleanly
+            db.session.add(row)
+            migration = plan_migration(row, None, manifest, allow_destructive=allow_destructive)
+    except IntegrityError:
+        raise ValidationError.single("pluginId", "unique", f"pluginId: {manifest.pluginId!r} was just registered "
+                                     "by someone else; upgrade it with a new version instead.") from None
     return row, migration
 
 
@@ -184,8 +189,12 @@ def upgrade(plugin_id: str, source: Any, *, actor: str | None = None,
     for stale in db.session.scalars(select(ExtensionMigration).where(
             ExtensionMigration.plugin_id == plugin_id, ExtensionMigration.status.in_(("pending", "failed")))):
         db.session.delete(stale)
-    db.session.flush()
-    migration = plan_migration(row, installed, manifest, allow_destructive=allow_destructive)
+    try:
+        with db.session.begin_nested():  # two upgrades at once would both take the next migration id
+            migration = plan_migration(row, installed, manifest, allow_destructive=allow_destructive)
+    except IntegrityError:
+        raise ValidationError.single("version", "conflict", "Another version of this extension was registered at "
+                                     "the same time; reload and try again.") from None
     row.version, row.schema_definition, row.updated_by = manifest.version, manifest.definition(), actor
     row.status, row.validation_errors = "pending", None
     db.session.flush()

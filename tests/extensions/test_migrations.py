@@ -368,3 +368,30 @@ def test_a_table_with_a_thousand_columns(scoped, install):
     assert rows("SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
                 "AND table_name = 'plugin_wide_t'") == [(1003,)]
     assert rest.get_row(runtime.table("wide", "t"), row["id"])["c0001"] == 7
+
+
+def test_two_registrations_of_one_plugin_at_once(app, tenant):
+    registered, outcomes = threading.Event(), []
+
+    def first():
+        with app.app_context(), tenant_context(tenant.id):
+            registry.register(NOTES)  # flushed, not committed: the second one cannot see it yet
+            registered.set()
+            time.sleep(0.5)
+        outcomes.append("first")
+
+    def second():
+        registered.wait(10)
+        with app.app_context(), tenant_context(tenant.id):
+            try:
+                registry.register(NOTES)  # waits on the unique index, then loses
+                outcomes.append("second")
+            except ValidationError as exc:
+                outcomes.append(exc.errors[0].rule)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["first", "unique"]
