@@ -29,6 +29,7 @@ from strata.things.gql_loaders import (
     Context,
     classes_loader,
     counts_loader,
+    first_things_loader,
     links_loader,
     related_loader,
     slots_loader,
@@ -133,9 +134,15 @@ class ThingClassNode:
                           other_class_id=strawberry.ID(str(link.other.id))) for link in links]
 
     @strawberry.field
-    def things(self, info: Info, filter: list[AttributeFilter] | None = None, search: str | None = None,
-               first: int = query.DEFAULT_LIMIT, after: str | None = None) -> ThingConnection:
-        return _things(info, self.id, None, filter, search, first, after, False)
+    async def things(self, info: Info, filter: list[AttributeFilter] | None = None, search: str | None = None,
+                     first: int = query.DEFAULT_LIMIT, after: str | None = None) -> ThingConnection:
+        if filter or after:
+            return _things(info, self.id, None, filter, search, first, after, False)
+        # First pages of every class at this level load together (one statement, a LATERAL page per class).
+        limit = _run(query.clamp_limit, first)
+        page = await _ctx(info).loader("first_things", first_things_loader(_ctx(info).actor)).load(
+            (int(self.id), search or None, limit))
+        return _connection(page)
 
 
 @strawberry.input
@@ -225,7 +232,10 @@ def _things(info: Info, class_id, class_name, filters, search, first, after, del
                                  after=after, deleted=deleted)
         return page
 
-    page = _run(load)
+    return _connection(_run(load))
+
+
+def _connection(page: query.Page) -> ThingConnection:
     nodes = [ThingNode.of(row) for row in page.rows]
     edges = [ThingEdge(cursor=query.encode_cursor(row.name, row.id), node=node)
              for row, node in zip(page.rows, nodes, strict=True)]

@@ -79,3 +79,16 @@ def links_loader(actor: Actor):
         links = schema.class_links(actor, list(ids))
         return [links[i] for i in ids]
     return load
+
+
+def first_things_loader(actor: Actor):
+    """Return the loader of each class's first page of things by (class id, search, page size): one
+    statement per distinct (search, page size), whatever the number of classes."""
+    async def load(keys: list[tuple[int, str | None, int]]) -> list[query.Page]:
+        groups: dict[tuple[str | None, int], list[int]] = defaultdict(list)
+        for class_id, search, first in keys:
+            groups[(search, first)].append(class_id)
+        found = {(search, first): query.first_things(actor, ids, q=search, limit=first)
+                 for (search, first), ids in groups.items()}
+        return [found[(search, first)][class_id] for class_id, search, first in keys]
+    return load

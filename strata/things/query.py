@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Numeric, cast, column, func, not_, select, table, tuple_
+from sqlalchemy import BigInteger, Integer, Numeric, cast, column, func, not_, select, table, true, tuple_
 from sqlalchemy.orm import aliased
 
 from strata.db import db
@@ -194,6 +194,33 @@ def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1].name, rows[-1].id) if more else None)
+
+
+def first_things(actor: Actor, class_ids: list[int], *, q: str | None = None, limit: Any = None) -> dict[int, Page]:
+    """Return the first page of live things (by name) of each readable class in `class_ids`: one statement,
+    a LATERAL page per class that reads the class's name index and stops at the page size. A class the actor
+    may not read, or one that does not exist, has an empty page."""
+    limit = clamp_limit(limit)
+    pages = {cid: Page([], None) for cid in class_ids}
+    if not class_ids:
+        return pages
+    inner = select(Thing).where(Thing.thing_class_id == ThingClass.id, not_(Thing.is_deleted))
+    if q:
+        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        inner = inner.where(Thing.name.ilike(f"%{escaped}%", escape="\\"))
+    page = inner.order_by(Thing.name, Thing.id).limit(limit + 1).lateral("page")
+    row = aliased(Thing, page)
+    stmt = (select(row).select_from(ThingClass).join(page, true())
+            .where(ThingClass.id.in_(list(class_ids)), readable_clause(actor.role))
+            .order_by(row.thing_class_id, row.name, row.id))
+    by_class: dict[int, list[Thing]] = {cid: [] for cid in class_ids}
+    for thing in db.session.scalars(stmt):
+        by_class[thing.thing_class_id].append(thing)
+    for cid, rows in by_class.items():
+        more = len(rows) > limit
+        rows = rows[:limit]
+        pages[cid] = Page(rows, encode_cursor(rows[-1].name, rows[-1].id) if more else None)
+    return pages
 
 
 # Built once: an alias per call would rebuild its columns and statement cache keys on every request.

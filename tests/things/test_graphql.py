@@ -171,3 +171,45 @@ def test_csrf_token_is_required_with_protection_on(make_app, make_user, make_ten
     assert client.post(url, json={"query": "{ classes { nodes { name } } }"}).status_code == 400
     ok = client.post(url, json={"query": "{ classes { nodes { name } } }"}, headers={"X-CSRFToken": token})
     assert ok.status_code == 200 and ok.get_json()["data"] == {"classes": {"nodes": []}}
+
+
+NESTED = """{ classes(prefix: "Rack", first: %d) { nodes { name thingCount
+  things(first: 3) { nodes { name values classId } pageInfo { hasNextPage endCursor } } } } }"""
+
+
+def test_things_nested_under_classes_load_together(gql, tenant, model, actors):
+    with tenant_context(tenant.id):
+        ids = {}
+        for c in range(8):
+            cls = model.cls(f"Rack {c}")
+            ids[cls.name] = str(cls.id)
+            for i in range(c % 5):  # 0 to 4 things: pages shorter than, equal to and longer than 3
+                model.thing(cls, f"r{c}-{i}")
+        secret = model.cls("Rack secret", permissions={"read": ["editor"]})
+        model.thing(secret, "hidden")
+    two, two_statements = _count_statements(lambda: gql(NESTED % 2))
+    eight, eight_statements = _count_statements(lambda: gql(NESTED % 9))
+    assert "errors" not in eight
+    classes = {node["name"]: node["things"] for node in eight["data"]["classes"]["nodes"]}
+    assert len(classes) == 9 and [n["name"] for n in classes["Rack 4"]["nodes"]] == ["r4-0", "r4-1", "r4-2"]
+    assert classes["Rack 4"]["pageInfo"]["hasNextPage"] and not classes["Rack 3"]["pageInfo"]["hasNextPage"]
+    assert classes["Rack 0"] == {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+    assert classes["Rack 2"]["nodes"][0] == {"name": "r2-0", "values": {}, "classId": ids["Rack 2"]}
+    after = classes["Rack 4"]["pageInfo"]["endCursor"]
+    rest = gql('{ classes(prefix: "Rack 4") { nodes { things(first: 3, after: $after) { nodes { name } } } } }'
+               .replace("{ classes", "query Q($after: String) { classes"), {"after": after})
+    assert rest["data"]["classes"]["nodes"][0]["things"]["nodes"] == [{"name": "r4-3"}]
+    print(f"\nclasses {{ things }}: {len(eight_statements)} SQL statements for 9 classes "
+          f"(2 classes: {len(two_statements)})")
+    assert len(two["data"]["classes"]["nodes"]) == 2
+    assert len(eight_statements) == len(two_statements) <= 8
+
+
+def test_nested_things_follow_class_permissions(client, login, viewer, tenant, model):
+    with tenant_context(tenant.id):
+        model.thing(model.cls("Rack open"), "visible")
+        model.thing(model.cls("Rack secret", permissions={"read": ["editor"]}), "hidden")
+    login(viewer)
+    body = client.post(f"/api/t/{tenant.slug}/graphql", json={"query": NESTED % 10}).get_json()
+    assert {n["name"]: [t["name"] for t in n["things"]["nodes"]] for n in body["data"]["classes"]["nodes"]} == \
+        {"Rack open": ["visible"]}
