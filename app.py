@@ -34,10 +34,30 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.business_objects.api import bp as bo_api_bp
     from blueprints.business_objects.pages import bp as objects_bp
     from blueprints.business_objects.transfer import bp as transfer_bp
+    from blueprints.extensions.api import bp as extensions_api_bp
+    from blueprints.extensions.data import bp as extension_data_bp
+    from blueprints.extensions.pages import bp as extensions_bp
+    from blueprints.extensions.rest import bp as extensions_rest_bp
+    from blueprints.reports.api import bp as reports_api_bp
+    from blueprints.reports.pages import bp as reports_bp
+    from blueprints.reports.wizard import bp as report_wizard_bp
+    from blueprints.streams.views import bp as streams_bp
     from blueprints.tenancy.views import bp as tenancy_bp
     from blueprints.tenancy.views import home_bp
+    from blueprints.things.api import bp as things_api_bp
+    from blueprints.things.classes import bp as thing_classes_bp
+    from blueprints.things.graphql import bp as things_graphql_bp
+    from blueprints.things.graphql import pages as things_graphiql_bp
+    from blueprints.things.pages import bp as things_bp
 
-    for blueprint in (auth_bp, home_bp, tenancy_bp, admin_bp, api_bp, bo_admin_bp, bo_api_bp, transfer_bp, objects_bp):
+    for blueprint in (
+        auth_bp, home_bp, tenancy_bp, admin_bp, api_bp,
+        bo_admin_bp, bo_api_bp, transfer_bp, objects_bp,
+        things_api_bp, things_graphql_bp, things_graphiql_bp, thing_classes_bp, things_bp,
+        streams_bp,
+        extensions_api_bp, extensions_rest_bp, extensions_bp, extension_data_bp,
+        report_wizard_bp, reports_bp, reports_api_bp,
+    ):
         app.register_blueprint(blueprint)
 
     from blueprints.admin import jobs

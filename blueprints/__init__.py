@@ -22,6 +22,10 @@ TENANT_NAV: list[tuple[str, str, dict]] = [
     ("objects.index", "Companies", {"collection": "companies"}),
     ("objects.index", "Partners", {"collection": "partners"}),
     ("objects.index", "Products", {"collection": "products"}),
+    ("thing_classes.index", "Things", {}),
+    ("streams.index", "Streams", {}),
+    ("reports.index", "Reports", {}),
+    ("extensions.index", "Extensions", {}),
     ("bo_admin.fields", "Fields", {}),
     ("tenancy.members", "Members", {}),
 ]

@@ -143,3 +143,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(cron)
     app.cli.add_command(demo)
     app.cli.add_command(up)
+    from strata.extensions.cli import extensions_cli
+    from strata.streams.cli import streams_cli
+
+    app.cli.add_command(streams_cli)
+    app.cli.add_command(extensions_cli)

@@ -44,4 +44,7 @@ def ensure_demo(instance_path: str) -> tuple[str, str]:
                                                       Membership.user_id == user_id)) is None:
         db.session.add(Membership(user_id=user_id, tenant_id=tenant.id, role="admin"))
         db.session.commit()
+    from strata.streams.service import ensure_demo_stream
+
+    ensure_demo_stream(DEMO_SLUG)
     return DEMO_EMAIL, password

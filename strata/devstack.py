@@ -22,8 +22,11 @@ from flask import Flask
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-# Extra long-running children that features add (name, argv after `flask`).
-EXTRA_PROCESSES: list[tuple[str, list[str]]] = []
+# Extra long-running children that features add: (name, full argv).
+EXTRA_PROCESSES: list[tuple[str, list[str]]] = [
+    ("stream-simulator", [sys.executable, "-m", "flask", "--app", "app:create_app",
+                          "streams", "simulate", "--port", "5055"]),
+]
 
 
 @dataclass

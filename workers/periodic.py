@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from rq.cron import CronScheduler
 
 # Modules whose import declares periodic jobs; a feature adds its `workers.<feature>` here.
-FEATURE_MODULES: list[str] = []
+FEATURE_MODULES: list[str] = [
+    "workers.streams",
+    "workers.reports",
+]
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ Mirrors migration `t0002_business_objects`; the two extension tables follow seed
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +32,22 @@ class Company(TimestampMixin, db.Model):
     company_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     framework_version: Mapped[str] = mapped_column(String(10), default="1.0", server_default="1.0")
     created_by: Mapped[int | None] = _created_by()
+    # Companies House profile and stream bookkeeping (seed 002, migration t0005_streams).
+    company_status: Mapped[str | None] = mapped_column(String(50))
+    company_type: Mapped[str | None] = mapped_column(String(80))
+    jurisdiction: Mapped[str | None] = mapped_column(String(50))
+    date_of_creation: Mapped[date | None] = mapped_column(Date)
+    date_of_cessation: Mapped[date | None] = mapped_column(Date)
+    registered_office_address: Mapped[dict | None] = mapped_column(JSONB)
+    sic_codes: Mapped[list | None] = mapped_column(JSONB)
+    accounts: Mapped[dict | None] = mapped_column(JSONB)
+    etag: Mapped[str | None] = mapped_column(String(80))
+    stream_last_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stream_event_id: Mapped[str | None] = mapped_column(Text)
+    stream_event_type: Mapped[str | None] = mapped_column(Text)
+    stream_processing_status: Mapped[str | None] = mapped_column(Text, server_default="pending")
+    stream_timepoint: Mapped[int | None] = mapped_column(BigInteger)
+    stream_published_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Partner(TimestampMixin, db.Model):
