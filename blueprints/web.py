@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from blueprints import TENANT_NAV
 from strata.accounts.service import load_user, tenants_of
@@ -26,6 +27,26 @@ _MESSAGES = {
 }
 
 
+class _OutOfRange(int):
+    """A path id beyond its column's type: the request is answered 404 before any view runs."""
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>`: a path id for an `integer` column; a larger number is a 404, not a database error."""
+
+    limit = 2**31 - 1
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return _OutOfRange(number) if number > self.limit else number
+
+
+class BigIdConverter(IdConverter):
+    """`<bigint:…>`: a path id for a `bigint` column."""
+
+    limit = 2**63 - 1
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -42,6 +63,14 @@ def _error(status: int, message: str | None = None, errors: list[dict] | None = 
 
 
 def init_app(app: Flask) -> None:
+    # Before any blueprint adds its rules: path ids are bounded by their column's type.
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["bigint"] = BigIdConverter
+
+    @app.url_value_preprocessor
+    def _ids_in_range(endpoint: str | None, values: dict | None) -> None:
+        if values and any(isinstance(value, _OutOfRange) for value in values.values()):
+            abort(404)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"

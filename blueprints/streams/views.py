@@ -154,7 +154,7 @@ def events(stream_id: int):
     return page_or_partial("streams/events.html", "streams/_events.html", 422 if errors else 200, **ctx)
 
 
-@bp.get("/<int:stream_id>/events/<int:event_pk>")
+@bp.get("/<int:stream_id>/events/<bigint:event_pk>")
 def event(stream_id: int, event_pk: int):
     """Show one event with its full JSON."""
     stream = service.get_stream(stream_id)
@@ -163,7 +163,7 @@ def event(stream_id: int, event_pk: int):
     return render_template("streams/event.html", stream=stream, row=row, pretty=pretty)
 
 
-@bp.post("/<int:stream_id>/events/<int:event_pk>/retry")
+@bp.post("/<int:stream_id>/events/<bigint:event_pk>/retry")
 @role_required("editor")
 def retry(stream_id: int, event_pk: int):
     """Process one failed event again; return its row (htmx) or go back to it."""

@@ -117,3 +117,11 @@ def test_other_tenants_object_is_404(client, login, make_tenant, admin, tenant, 
         response = getattr(client, method)(f"/api/t/{tenant.slug}/companies/{theirs}", json={"name": "x"})
         assert response.status_code == 404, method
     assert client.get(f"/api/t/{tenant.slug}/partners/{ours}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/companies/2147483648", "/partners/99999999999", "/products/9223372036854775808"])
+def test_ids_beyond_the_column_type_are_not_found(api, path):
+    for method in ("get", "patch", "delete"):
+        response = getattr(api, method)(path, json={})
+        assert response.status_code == 404, (method, response.get_data(as_text=True))
+        assert response.get_json()["error"]
