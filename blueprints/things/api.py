@@ -175,7 +175,7 @@ def create_relationship_type():
 @bp.get("/classes/<int:class_id>/things")
 def list_things(class_id: int):
     """Return one page of a class's things, filtered by `attr=op:value`; next page with `after`."""
-    model = schema.load_schema(actor(), class_id)
+    model = schema.load_schema(actor(), class_id, links=False)
     filters = query.parse_filters(request.args.items(multi=True), _RESERVED)
     page = query.list_things(actor(), model, filters, q=request.args.get("q"), limit=request.args.get("limit"),
                              after=request.args.get("after"), deleted=request.args.get("deleted") in ("1", "true"))

@@ -44,7 +44,7 @@ def _filter_params() -> list[tuple[str, str]]:
 @bp.get("/c/<int:class_id>/")
 def index(class_id: int):
     """List a class's things by name, filtered on attribute values, one cursor page at a time."""
-    model = schema.load_schema(actor(), class_id)
+    model = schema.load_schema(actor(), class_id, links=False)
     params, q = _filter_params(), request.args.get("q", "").strip()
     page, errors, status = None, [], 200
     try:

@@ -228,7 +228,7 @@ def _things(info: Info, class_id, class_name, filters, search, first, after, del
     def load():
         cls = schema.class_by_name(actor, class_name) if class_name else schema.get_class(actor, class_id)
         parsed = [query.Filter(f.attribute, f.op, None if f.value is None else str(f.value)) for f in filters or []]
-        page = query.list_things(actor, schema.load_schema(actor, cls.id), parsed, q=search, limit=first,
+        page = query.list_things(actor, schema.load_schema(actor, cls.id, links=False), parsed, q=search, limit=first,
                                  after=after, deleted=deleted)
         return page
 

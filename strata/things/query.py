@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Numeric, cast, column, func, not_, select, table, true, tuple_
+from sqlalchemy import BigInteger, Integer, Numeric, cast, column, func, not_, select, table, text, true, tuple_
 from sqlalchemy.orm import aliased
 
 from strata.db import db
@@ -29,6 +29,8 @@ NULL_OPERATORS = ("isnull", "notnull")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 SCAN_WINDOW = 2000
 # The materialized view of per-class counts (refreshed by workers.things after changes).
+_THINGS = Thing.__table__
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 SUMMARY = table("thing_class_summary", column("id", Integer), column("thing_count", BigInteger),
                 column("attribute_count", BigInteger))
 
@@ -173,24 +175,31 @@ def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *
     """
     actor.require("read", schema.cls)
     limit = clamp_limit(limit)
-    filtered = _conditions(schema, list(filters), Thing.attribute_values)
+    filtered = _conditions(schema, list(filters), _THINGS.c.attribute_values)
     # `NOT is_deleted` word for word: the predicate of the partial index that serves these pages.
-    live = Thing.is_deleted if deleted else not_(Thing.is_deleted)
-    stmt = select(Thing).where(Thing.thing_class_id == schema.cls.id, live)
+    things = _THINGS
+    live = things.c.is_deleted if deleted else not_(things.c.is_deleted)
+    # Core rows (attribute access like a Thing's) rather than ORM entities: a list page only reads columns.
+    stmt = select(things).where(things.c.thing_class_id == schema.cls.id, live)
     if q:
         escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Thing.name.ilike(f"%{escaped}%", escape="\\"))
+        stmt = stmt.where(things.c.name.ilike(f"%{escaped}%", escape="\\"))
     position = decode_cursor(after, 2)
     if position:
-        stmt = stmt.where(tuple_(Thing.name, Thing.id) > tuple_(position[0], position[1]))
-    stmt = stmt.order_by(Thing.name, Thing.id)
-    rows: list[Thing] = []
+        stmt = stmt.where(tuple_(things.c.name, things.c.id) > tuple_(position[0], position[1]))
+    stmt = stmt.order_by(things.c.name, things.c.id)
+    rows: list[Any] = []
     if filtered and not deleted:
-        window = aliased(Thing, stmt.limit(SCAN_WINDOW).subquery("window"))
-        near = select(window).where(*_conditions(schema, list(filters), window.attribute_values))
-        rows = list(db.session.scalars(near.order_by(window.name, window.id).limit(limit + 1)))
+        window = stmt.limit(SCAN_WINDOW).subquery("window")
+        near = select(window).where(*_conditions(schema, list(filters), window.c.attribute_values))
+        rows = db.session.execute(near.order_by(window.c.name, window.c.id).limit(limit + 1)).all()
     if len(rows) <= limit:
-        rows = list(db.session.scalars(stmt.where(*filtered).limit(limit + 1)))
+        if filtered:
+            # Once psycopg prepares this statement (5th run on a connection), PostgreSQL may switch to a
+            # generic plan that cannot see how selective the filter value is, and walks the class's name
+            # index through every thing instead of asking the GIN index. Plan each run for its values.
+            db.session.execute(_CUSTOM_PLANS)
+        rows = db.session.execute(stmt.where(*filtered).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1].name, rows[-1].id) if more else None)

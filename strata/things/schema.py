@@ -142,16 +142,26 @@ def update_class(actor: Actor, class_id: Any, values: dict[str, Any]) -> ThingCl
     return cls
 
 
-def load_schema(actor: Actor, class_id: Any) -> ClassSchema:
-    """Return the class with its attribute slots and relationships (both ways); NotFound if unreadable."""
-    cls = get_class(actor, class_id)
-    schema = ClassSchema(cls)
+def load_schema(actor: Actor, class_id: Any, *, links: bool = True) -> ClassSchema:
+    """Return the class with its attribute slots and relationships (both ways); NotFound if unreadable.
+
+    The class and its slots come in one statement; `links=False` skips the relationships (list pages
+    do not show them)."""
+    if not str(class_id).isdigit():
+        raise NotFound(f"no thing class {class_id}")
     rows = db.session.execute(
-        select(AttributeAssignment, Attribute).join(Attribute, Attribute.id == AttributeAssignment.attribute_id)
-        .where(AttributeAssignment.thing_class_id == cls.id, AttributeAssignment.is_active)
-        .order_by(AttributeAssignment.position, AttributeAssignment.id))
-    schema.slots = [slot_of(attribute, assignment) for assignment, attribute in rows]
-    schema.links = class_links(actor, [cls.id])[cls.id]
+        select(ThingClass, AttributeAssignment, Attribute)
+        .outerjoin(AttributeAssignment, (AttributeAssignment.thing_class_id == ThingClass.id)
+                   & AttributeAssignment.is_active)
+        .outerjoin(Attribute, Attribute.id == AttributeAssignment.attribute_id)
+        .where(ThingClass.id == int(class_id))
+        .order_by(AttributeAssignment.position, AttributeAssignment.id)).all()
+    if not rows or not actor.can("read", rows[0][0]):
+        raise NotFound(f"no thing class {class_id}")
+    schema = ClassSchema(rows[0][0])
+    schema.slots = [slot_of(attribute, assignment) for _, assignment, attribute in rows if assignment is not None]
+    if links:
+        schema.links = class_links(actor, [schema.cls.id])[schema.cls.id]
     return schema
 
 
