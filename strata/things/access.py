@@ -71,12 +71,14 @@ def allowed(permissions: dict[str, Any] | None, action: str, role: str) -> bool:
     return role in roles
 
 
-def readable_clause(role: str) -> ColumnElement[bool]:
-    """Return a SQL condition on thing_classes true for the classes `role` may read."""
+def readable_clause(role: str, classes=None) -> ColumnElement[bool]:
+    """Return a SQL condition on thing_classes (the entity, or `classes`: its table) true for the classes
+    `role` may read."""
+    cols = ThingClass if classes is None else classes.c
     if role == "admin":
-        return ThingClass.id.isnot(None)
-    listed = ThingClass.permissions.has_key("read")
-    return or_(not_(listed), and_(listed, ThingClass.permissions["read"].has_key(role)))
+        return cols.id.isnot(None)
+    listed = cols.permissions.has_key("read")
+    return or_(not_(listed), and_(listed, cols.permissions["read"].has_key(role)))
 
 
 def clean_permissions(raw: Any) -> dict[str, list[str]]:

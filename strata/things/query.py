@@ -29,7 +29,7 @@ NULL_OPERATORS = ("isnull", "notnull")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 SCAN_WINDOW = 2000
 # The materialized view of per-class counts (refreshed by workers.things after changes).
-_THINGS = Thing.__table__
+_THINGS, _CLASSES = Thing.__table__, ThingClass.__table__
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 SUMMARY = table("thing_class_summary", column("id", Integer), column("thing_count", BigInteger),
                 column("attribute_count", BigInteger))
@@ -85,25 +85,30 @@ def _like_prefix(prefix: str) -> str:
 
 def search_classes(actor: Actor, prefix: str = "", *, limit: Any = None, after: str | None = None,
                    active_only: bool = False) -> Page:
-    """Return readable classes whose name starts with `prefix` (any case), by name, with thing counts."""
+    """Return readable classes whose name starts with `prefix` (any case), by name, with thing counts.
+
+    Rows are (class row, thing count, attribute count); the class row is a Core row with a ThingClass's
+    column attributes (no ORM entity to build per row)."""
     limit = clamp_limit(limit)
-    key = func.lower(ThingClass.name).collate("C")
-    stmt = (select(ThingClass, SUMMARY.c.thing_count, SUMMARY.c.attribute_count)
-            .outerjoin(SUMMARY, SUMMARY.c.id == ThingClass.id)
-            .where(readable_clause(actor.role)).order_by(key, ThingClass.id).limit(limit + 1))
+    classes = _CLASSES
+    key = func.lower(classes.c.name).collate("C")
+    stmt = (select(classes, SUMMARY.c.thing_count.label("_thing_count"),
+                   SUMMARY.c.attribute_count.label("_attribute_count"))
+            .outerjoin(SUMMARY, SUMMARY.c.id == classes.c.id)
+            .where(readable_clause(actor.role, classes)).order_by(key, classes.c.id).limit(limit + 1))
     if prefix:
         # Backslash is PostgreSQL's default LIKE escape; no ESCAPE clause keeps the prefix a plain constant.
         stmt = stmt.where(key.like(_like_prefix(prefix)))
     if active_only:
-        stmt = stmt.where(ThingClass.is_active)
+        stmt = stmt.where(classes.c.is_active)
     position = decode_cursor(after, 2)
     if position:
-        stmt = stmt.where(tuple_(key, ThingClass.id) > tuple_(position[0], position[1]))
+        stmt = stmt.where(tuple_(key, classes.c.id) > tuple_(position[0], position[1]))
     rows = db.session.execute(stmt).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = encode_cursor(rows[-1][0].name.lower(), rows[-1][0].id) if more else None
-    return Page([(cls, count, attrs) for cls, count, attrs in rows], cursor)
+    cursor = encode_cursor(rows[-1].name.lower(), rows[-1].id) if more else None
+    return Page([(row, row._thing_count, row._attribute_count) for row in rows], cursor)
 
 
 def parse_filters(pairs: Iterable[tuple[str, str]], reserved: Iterable[str] = ()) -> list[Filter]:
