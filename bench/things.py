@@ -11,6 +11,9 @@ Then for each of three requests it prints p50/p95 over N runs of: the HTTP reque
 request makes, one tenant transaction per run; and their bare SQL: the very statements those calls
 sent (captured once with a `before_cursor_execute` listener) replayed through psycopg on one
 connection, one transaction per run with the same scope switch (target: domain ≤ 2× bare SQL, p95).
+For the statement that reads the GIN index, it also prints its plan and time when prepared, under a
+generic plan and under a custom plan. The floor of every HTTP figure is printed first: an empty tenant
+page (`GET /api/t/<slug>/`: session, sign-in, membership and tenant scope, no things SQL).
 
 - class search by name prefix: `GET /api/t/<slug>/things/classes?prefix=dev` (5,000 matches, first 50);
 - things filtered by an attribute value: `GET /api/t/<slug>/things/classes/<big>/things?weight=500`
@@ -195,6 +198,34 @@ def domain(app: Flask, slug: str, work, repeat: int) -> list[float]:
     return samples
 
 
+def plans(app: Flask, slug: str, statement: str, params, repeat: int = 30) -> str:
+    """Return the plan shape and p50 of `statement` run prepared (as psycopg does from its 5th run) under a
+    generic plan and under a custom plan: what `SET LOCAL plan_cache_mode = force_custom_plan` changes."""
+    with app.app_context():
+        scope = get_tenant(slug).scope()
+        raw = db.engine.raw_connection()
+    out = []
+    try:
+        cursor = raw.cursor()
+        for mode in ("force_generic_plan", "force_custom_plan"):
+            cursor.execute("SELECT set_config('role', %s, true), set_config('search_path', %s, true), "
+                           "set_config('plan_cache_mode', %s, true)", (scope.role, scope.search_path, mode))
+            cursor.execute("EXPLAIN (COSTS OFF) " + statement, params, prepare=True)
+            nodes = [line.strip().removeprefix("->  ").split("  ")[0] for (line,) in cursor.fetchall()
+                     if "Scan" in line]
+
+            def run():
+                cursor.execute(statement, params, prepare=True)
+                cursor.fetchall()
+
+            samples = timed(run, repeat)
+            raw.rollback()
+            out.append(f"{mode.split('_')[1]} plan p50 {p50(samples):.2f} ms ({'; '.join(nodes)})")
+    finally:
+        raw.close()
+    return "\n  ".join(out)
+
+
 def measure(app: Flask, client, slug: str, label: str, url: str, work, repeat: int) -> None:
     """Print the HTTP request's timings, its domain calls' and their bare SQL's (the same statements)."""
     def call():
@@ -211,7 +242,12 @@ def measure(app: Flask, client, slug: str, label: str, url: str, work, repeat: i
           f"(target p95 < {P95_TARGET_MS:.0f} ms: {verdict(p95(http_ms) < P95_TARGET_MS)})")
     print(f"  domain    p50 {p50(domain_ms):7.2f} ms  p95 {p95(domain_ms):7.2f} ms")
     print(f"  bare SQL  p50 {p50(sql_ms):7.2f} ms  p95 {p95(sql_ms):7.2f} ms  ({len(statements)} statements)")
-    print(f"  domain / bare SQL (p95) {ratio:.2f}×  (target ≤ {RATIO_TARGET:.0f}×: {verdict(ratio <= RATIO_TARGET)})")
+    print(f"  domain / bare SQL (p95) {ratio:.2f}×  (target ≤ {RATIO_TARGET:.0f}×: {verdict(ratio <= RATIO_TARGET)});"
+          f"  HTTP / bare SQL (p95) {p95(http_ms) / p95(sql_ms):.2f}×")
+    custom = [i for i, (statement, _) in enumerate(statements) if "plan_cache_mode" in statement]
+    if custom:
+        statement, params = statements[custom[0] + 1]
+        print(f"  the GIN fallback statement, prepared:\n  {plans(app, slug, statement, params)}")
 
 
 def refresh_time(app: Flask, slug: str) -> float:
@@ -237,6 +273,9 @@ def run(where: Servers, classes: int, things: int, repeat: int) -> None:
         user_id = int(client.get(f"/api/t/{slug}/").get_json()["user"]["id"])
         actor = Actor(user_id, "admin")
         api = f"/api/t/{slug}/things"
+        floor = timed(lambda: client.get(f"/api/t/{slug}/"), repeat)
+        print(f"empty tenant page (GET /api/t/{slug}/: sign-in session, membership, tenant scope; no things SQL)\n"
+              f"  HTTP      p50 {p50(floor):7.2f} ms  p95 {p95(floor):7.2f} ms")
         measure(app, client, slug, "class search by name prefix (first 50 of 5,000)",
                 f"{api}/classes?prefix=dev", lambda: query.search_classes(actor, "dev"), repeat)
         for label, name, value in (("an attribute value (first 50 of 200 in a class of 200k)", "weight", "500"),
