@@ -211,8 +211,9 @@ def plans(app: Flask, slug: str, statement: str, params, repeat: int = 30) -> st
             cursor.execute("SELECT set_config('role', %s, true), set_config('search_path', %s, true), "
                            "set_config('plan_cache_mode', %s, true)", (scope.role, scope.search_path, mode))
             cursor.execute("EXPLAIN (COSTS OFF) " + statement, params, prepare=True)
-            nodes = [line.strip().removeprefix("->  ").split("  ")[0] for (line,) in cursor.fetchall()
-                     if "Scan" in line]
+            lines = [line for (line,) in cursor.fetchall()]
+            nodes = [line.strip().removeprefix("->  ").split("  (")[0] for i, line in enumerate(lines)
+                     if i == 0 or "->" in line or "Index Cond" in line]
 
             def run():
                 cursor.execute(statement, params, prepare=True)
@@ -220,7 +221,7 @@ def plans(app: Flask, slug: str, statement: str, params, repeat: int = 30) -> st
 
             samples = timed(run, repeat)
             raw.rollback()
-            out.append(f"{mode.split('_')[1]} plan p50 {p50(samples):.2f} ms ({'; '.join(nodes)})")
+            out.append(f"{mode.split('_')[1]} plan p50 {p50(samples):.2f} ms: {' / '.join(nodes)}")
     finally:
         raw.close()
     return "\n  ".join(out)

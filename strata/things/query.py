@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Numeric, cast, column, func, not_, select, table, text, true, tuple_
+from sqlalchemy import BigInteger, Integer, Numeric, cast, column, func, not_, select, table, true, tuple_
 from sqlalchemy.orm import aliased
 
 from strata.db import db
@@ -30,7 +30,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 SCAN_WINDOW = 2000
 # The materialized view of per-class counts (refreshed by workers.things after changes).
 _THINGS, _CLASSES = Thing.__table__, ThingClass.__table__
-_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 SUMMARY = table("thing_class_summary", column("id", Integer), column("thing_count", BigInteger),
                 column("attribute_count", BigInteger))
 
@@ -203,7 +203,7 @@ def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *
             # Once psycopg prepares this statement (5th run on a connection), PostgreSQL may switch to a
             # generic plan that cannot see how selective the filter value is, and walks the class's name
             # index through every thing instead of asking the GIN index. Plan each run for its values.
-            db.session.execute(_CUSTOM_PLANS)
+            db.session.connection().exec_driver_sql(_CUSTOM_PLANS)
         rows = db.session.execute(stmt.where(*filtered).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
