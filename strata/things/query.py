@@ -201,8 +201,9 @@ def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *
     if len(rows) <= limit:
         if filtered:
             # Once psycopg prepares this statement (5th run on a connection), PostgreSQL may switch to a
-            # generic plan that cannot see how selective the filter value is, and walks the class's name
-            # index through every thing instead of asking the GIN index. Plan each run for its values.
+            # generic plan, planned blind to the class and the filter value (one class holds a fifth of the
+            # things): bench/things.py measured it 16× slower than a plan for the actual values (30 ms
+            # against 1.8 ms). Plan each run for its values.
             db.session.connection().exec_driver_sql(_CUSTOM_PLANS)
         rows = db.session.execute(stmt.where(*filtered).limit(limit + 1)).all()
     more = len(rows) > limit
