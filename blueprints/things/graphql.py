@@ -39,8 +39,6 @@ def execute():
 
 
 pages = tenant_blueprint("things_graphiql", __name__, url_prefix="/things")
-# GraphiQL 3 and React 18, vendored (see static/graphiql/VERSIONS): the page works offline.
-pages.static_folder, pages.static_url_path = "static", "/static"
 
 
 @pages.get("/graphiql")

@@ -182,7 +182,7 @@ def test_admin_metrics_and_graphql_console(client, login, admin, viewer, tenant,
     assert "Server" in html and "things" in html
     html = _page(client, f"/t/{tenant.slug}/things/graphiql")
     assert "GraphiQL.createFetcher" in html and "graphiql/graphiql.min.js" in html
-    with client.get(f"/t/{tenant.slug}/things/static/graphiql/graphiql.min.css") as asset:
+    with client.get("/static/vendor/graphiql/graphiql.min.css") as asset:
         assert asset.status_code == 200
     client.post("/logout")
     login(viewer)
