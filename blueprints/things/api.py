@@ -189,32 +189,32 @@ def create_thing(class_id: int):
     return _saved(_thing(service.create_thing(actor(), class_id, body.get("name"), body.get("values"))), 201)
 
 
-@bp.get("/<int:thing_id>")
+@bp.get("/<bigint:thing_id>")
 def get_thing(thing_id: int):
     """Return a thing; 404 if missing or its class is unreadable."""
     return _thing(service.get_thing(actor(), thing_id))
 
 
-@bp.patch("/<int:thing_id>")
+@bp.patch("/<bigint:thing_id>")
 def update_thing(thing_id: int):
     """Change a thing's name and/or values (merged; null clears one)."""
     body = _body()
     return _saved(_thing(service.update_thing(actor(), thing_id, body.get("name"), body.get("values"))))
 
 
-@bp.delete("/<int:thing_id>")
+@bp.delete("/<bigint:thing_id>")
 def delete_thing(thing_id: int):
     """Soft-delete a thing; return it."""
     return _saved(_thing(service.delete_thing(actor(), thing_id)))
 
 
-@bp.post("/<int:thing_id>/restore")
+@bp.post("/<bigint:thing_id>/restore")
 def restore_thing(thing_id: int):
     """Restore a soft-deleted thing; return it."""
     return _saved(_thing(service.restore_thing(actor(), thing_id)))
 
 
-@bp.get("/<int:thing_id>/related")
+@bp.get("/<bigint:thing_id>/related")
 def related(thing_id: int):
     """Return the things linked to this one, both ways for bidirectional relationships."""
     thing = service.get_thing(actor(), thing_id)
@@ -232,7 +232,7 @@ def link():
                    "to_id": made.to_thing_id}, 201)
 
 
-@bp.delete("/links/<int:link_id>")
+@bp.delete("/links/<bigint:link_id>")
 def unlink(link_id: int):
     """Remove a link; 204."""
     service.unlink(actor(), link_id)

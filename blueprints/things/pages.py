@@ -105,7 +105,7 @@ def new(class_id: int):
     return make_response(redirect=target) if request.htmx else redirect(target)
 
 
-@bp.route("/<int:thing_id>/edit", methods=["GET", "POST"])
+@bp.route("/<bigint:thing_id>/edit", methods=["GET", "POST"])
 def edit(thing_id: int):
     """The edit form; saving returns to the detail page, or 422 with inline messages."""
     thing = service.get_thing(actor(), thing_id, deleted_too=False)
@@ -137,7 +137,7 @@ def _detail_ctx(thing_id: int, link_form=None, link_errors=None) -> dict[str, An
             "link_errors": link_errors or {}}
 
 
-@bp.get("/<int:thing_id>")
+@bp.get("/<bigint:thing_id>")
 def detail(thing_id: int):
     """A thing: its values and the things related to it (incoming links of bidirectional relationships too)."""
     return render_template("things/thing.html", **_detail_ctx(thing_id))
@@ -158,7 +158,7 @@ def _target_id(rel_id: Any, raw: str) -> Any:
     return ids[0]
 
 
-@bp.post("/<int:thing_id>/links")
+@bp.post("/<bigint:thing_id>/links")
 def link(thing_id: int):
     """Link this thing to another (by id or exact name); the links partial, 422 on refusal."""
     form = request.form
@@ -174,7 +174,7 @@ def link(thing_id: int):
     return render_template("things/_links.html", **_detail_ctx(thing_id))
 
 
-@bp.get("/<int:thing_id>/link-options")
+@bp.get("/<bigint:thing_id>/link-options")
 def link_options(thing_id: int):
     """Suggestions for the link form: live things of the chosen relationship's target class by name."""
     rel_id = request.args.get("relationship_id", "")
@@ -186,7 +186,7 @@ def link_options(thing_id: int):
     return render_template("things/_link_options.html", names=names)
 
 
-@bp.post("/links/<int:link_id>/delete")
+@bp.post("/links/<bigint:link_id>/delete")
 def unlink(link_id: int):
     """Remove a link; back to the thing it was removed from (its links partial for htmx)."""
     back = request.form.get("thing_id", "")
@@ -201,7 +201,7 @@ def unlink(link_id: int):
     return redirect(url_for(".detail", thing_id=back) if back.isdigit() else url_for("thing_classes.index"))
 
 
-@bp.post("/<int:thing_id>/delete")
+@bp.post("/<bigint:thing_id>/delete")
 def delete(thing_id: int):
     """Soft-delete a thing; back to its detail page, which offers to restore it."""
     thing = service.delete_thing(actor(), thing_id)
@@ -210,7 +210,7 @@ def delete(thing_id: int):
     return redirect(url_for(".detail", thing_id=thing_id))
 
 
-@bp.post("/<int:thing_id>/restore")
+@bp.post("/<bigint:thing_id>/restore")
 def restore(thing_id: int):
     """Restore a soft-deleted thing."""
     thing = service.restore_thing(actor(), thing_id)

@@ -11,7 +11,9 @@ Execute with `execute(query, variables, operation_name, actor)`; it returns stra
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -360,5 +362,13 @@ SCHEMA = _Schema(query=Query, mutation=Mutation, extensions=[
 
 def execute(document: str, variables: dict[str, Any] | None, operation_name: str | None, actor: Actor):
     """Run a GraphQL document as `actor`; return strawberry's ExecutionResult (data and errors)."""
-    return asyncio.run(SCHEMA.execute(document, variable_values=variables, operation_name=operation_name,
-                                      context_value=Context(actor)))
+    run = SCHEMA.execute(document, variable_values=variables, operation_name=operation_name,
+                         context_value=Context(actor))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run)
+    # This thread already runs an event loop (an async server or test harness): run ours on a helper
+    # thread with this thread's context (app context, session, tenant scope) while this one waits.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(contextvars.copy_context().run, asyncio.run, run).result()
