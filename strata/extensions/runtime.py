@@ -1,36 +1,27 @@
 """Installed extension tables as SQLAlchemy `Table` objects, shared by every process without restart.
 
 Each process keeps, per tenant, the tables built from the registry's installed definitions
-(`applied_definition`; no reflection), tagged with the tenant's extension version: a counter in
-Redis bumped after any transaction that installs, rolls back, enables, disables or uninstalls
-an extension commits. Using the tables costs one Redis GET; a different version rebuilds them
-from the registry (one query). Without Redis the registry is read on every use.
+(`applied_definition`; no reflection), tagged with the tenant's extension version (see
+`strata.tenant_cache`): a counter in Redis bumped after any transaction that installs, rolls back,
+enables, disables or uninstalls an extension commits. Using the tables costs one Redis GET; a
+different version rebuilds them from the registry (one query).
 """
 
 from __future__ import annotations
 
-import logging
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import ENUM, JSONB, UUID
-from sqlalchemy.orm import Session
 
-from strata.core import queues
-from strata.db import current_scope, db
+from strata.db import db
 from strata.errors import NotFound
 from strata.extensions import names
 from strata.extensions.manifest import Manifest
+from strata.tenant_cache import TenantCache
 
-log = logging.getLogger(__name__)
-
-_PENDING = "strata_extensions_changed"
-_STORE = "strata_extension_tables"
 TYPES = {"String": sa.Text, "Int": sa.BigInteger, "Float": sa.Double, "Boolean": sa.Boolean,
          "DateTime": lambda: sa.DateTime(timezone=True), "Decimal": sa.Numeric, "Json": JSONB}
 SQL_TYPES = {"uuid": lambda: UUID(as_uuid=False), "integer": sa.Integer, "bigint": sa.BigInteger, "text": sa.Text,
@@ -68,18 +59,6 @@ class Installed:
     tables: dict[str, dict[str, TableSpec]]
     enabled: frozenset[str]
     manifests: dict[str, Manifest]
-
-
-def version_key(tenant_id: int) -> str:
-    """Return the Redis key of a tenant's extension version counter."""
-    return f"strata:extensions:version:{tenant_id}"
-
-
-def _tenant_id() -> int:
-    scope = current_scope()
-    if scope is None:
-        raise RuntimeError("extension tables need a tenant scope")
-    return scope.tenant_id
 
 
 def build(plugin_id: str, manifest: Manifest, metadata: sa.MetaData | None = None) -> dict[str, TableSpec]:
@@ -146,34 +125,10 @@ def load() -> Installed:
     return Installed(tables, frozenset(enabled), manifests)
 
 
-def _read_version(tenant_id: int) -> bytes:
-    connection = queues.connection
-    version = connection.get(version_key(tenant_id))
-    if version is None:
-        pipe = connection.pipeline()
-        pipe.set(version_key(tenant_id), secrets.randbits(48), nx=True)
-        pipe.get(version_key(tenant_id))
-        version = pipe.execute()[1]
-    return version
-
-
-def current() -> Installed:
-    """Return the current tenant's installed tables, rebuilt only when another process changed them."""
-    tenant_id = _tenant_id()
-    if tenant_id in db.session().info.get(_PENDING, ()):
-        return load()
-    try:
-        version = _read_version(tenant_id)
-    except redis.RedisError:
-        log.warning("redis unavailable; reading extension tables without the cache", exc_info=True)
-        return load()
-    store: dict[int, tuple[bytes, Installed]] = current_app.extensions.setdefault(_STORE, {})
-    hit = store.get(tenant_id)
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    installed = load()
-    store[tenant_id] = (version, installed)
-    return installed
+CACHE = TenantCache("extensions:version", load, "extension tables")
+current = CACHE.current  # the current tenant's Installed tables
+changed = CACHE.changed  # call after an install, rollback, enable, disable or uninstall
+version_key = CACHE.version_key
 
 
 def table(plugin_id: str, name: str) -> TableSpec:
@@ -182,29 +137,3 @@ def table(plugin_id: str, name: str) -> TableSpec:
     if plugin_id not in installed.enabled or name not in installed.tables.get(plugin_id, {}):
         raise NotFound(f"no extension table {plugin_id}/{name}")
     return installed.tables[plugin_id][name]
-
-
-def changed() -> None:
-    """Mark the tenant's extensions as changed; every process rebuilds its tables once this transaction commits."""
-    db.session().info.setdefault(_PENDING, set()).add(_tenant_id())
-
-
-@event.listens_for(Session, "after_commit")
-def _bump_versions(session: Session) -> None:
-    tenants = session.info.pop(_PENDING, None)
-    if not tenants:
-        return
-    try:
-        pipe = queues.connection.pipeline()
-        for tenant_id in tenants:
-            pipe.set(version_key(tenant_id), secrets.randbits(48), nx=True)
-            pipe.incr(version_key(tenant_id))
-        pipe.execute()
-    except redis.RedisError:
-        log.exception("could not publish extension change for tenants %s", sorted(tenants))
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_changes(session: Session, previous_transaction) -> None:
-    if not session.in_transaction():
-        session.info.pop(_PENDING, None)

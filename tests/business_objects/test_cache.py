@@ -17,7 +17,7 @@ def test_change_in_one_process_is_enforced_by_another(app, make_app, tenant, adm
                                             config={"kind": "number", "max": 10}, actor_id=admin.id)
     with other.app_context(), tenant_context(tenant.id):
         service.create("company", {"name": "Warm"}, {"employees": 8}, actor_id=admin.id)  # caches max 10
-        assert other.extensions["strata_bo_config"][tenant.id][1].validators
+        assert cache.CACHE.held(other, tenant.id).validators
     with tenant_context(tenant.id):
         definitions.update_validator(rule.id, config={"kind": "number", "max": 5}, actor_id=admin.id)
     with other.app_context(), tenant_context(tenant.id):
