@@ -8,11 +8,13 @@ that server and dropped afterwards) or else an embedded PostgreSQL in a temporar
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import secrets
 import shutil
 import statistics
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,6 +114,23 @@ def migrate_public(app) -> str:
         version = db.session.scalar(text("SHOW server_version"))
         db.session.remove()
     return version
+
+
+def timed(fn, repeat: int) -> list[float]:
+    """Return `repeat` timings of fn() in milliseconds (after a warm-up of a tenth as many, at least 5)."""
+    for _ in range(max(5, repeat // 10)):
+        fn()
+    samples = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            samples.append((time.perf_counter() - start) * 1000)
+    finally:
+        gc.enable()
+    return samples
 
 
 def p50(samples: list[float]) -> float:

@@ -19,7 +19,6 @@ Run from the repository root: `python bench/custom_fields.py [--partners N] [--r
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import secrets
 import sys
@@ -33,7 +32,7 @@ from flask import Flask  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench._common import Servers, app_config, migrate_public, p50, p95, servers, verdict  # noqa: E402
+from bench._common import Servers, app_config, migrate_public, p50, p95, servers, timed, verdict  # noqa: E402
 from strata.accounts.service import create_user  # noqa: E402
 from strata.business_objects import definitions, query  # noqa: E402
 from strata.business_objects.query import Filter, Sort  # noqa: E402
@@ -89,22 +88,6 @@ def load(app: Flask, slug: str, partners: int) -> str:
         db.session.remove()
     return email
 
-
-def timed(fn, repeat: int) -> list[float]:
-    """Return `repeat` timings of fn() in milliseconds (after a warm-up of a tenth as many)."""
-    for _ in range(max(5, repeat // 10)):
-        fn()
-    samples = []
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - start) * 1000)
-    finally:
-        gc.enable()
-    return samples
 
 
 def bench_api(app: Flask, slug: str, email: str, repeat: int) -> list[float]:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench._common import Servers, app_config, migrate_public, p50, p95, servers, verdict  # noqa: E402
+from bench._common import Servers, app_config, migrate_public, p50, p95, servers, timed, verdict  # noqa: E402
 from strata.accounts.service import create_user  # noqa: E402
 from strata.db import db  # noqa: E402
 from strata.extensions import executor, registry  # noqa: E402
@@ -104,22 +104,6 @@ def bench_wide_table(columns: int) -> tuple[float, float]:
     executor.execute("wide")
     return registered, ms(start)
 
-
-def timed(fn, repeat: int) -> list[float]:
-    """Return `repeat` timings of fn() in milliseconds, after a warm-up."""
-    for _ in range(max(5, repeat // 10)):
-        fn()
-    samples = []
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            samples.append(ms(start))
-    finally:
-        gc.enable()
-    return samples
 
 
 def bench_rest(app, slug: str, email: str, repeat: int) -> tuple[list[float], list[float], list[float], int]:

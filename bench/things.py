@@ -27,7 +27,6 @@ the end. Run from the repository root: `python bench/things.py [--classes N] [--
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import secrets
 import sys
@@ -41,7 +40,7 @@ from flask import Flask  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench._common import Servers, app_config, migrate_public, p50, p95, servers, verdict  # noqa: E402
+from bench._common import Servers, app_config, migrate_public, p50, p95, servers, timed, verdict  # noqa: E402
 from strata.accounts.service import create_user  # noqa: E402
 from strata.db import db  # noqa: E402
 from strata.tenancy.service import create_tenant, drop_tenant, get_tenant, tenant_context  # noqa: E402
@@ -124,22 +123,6 @@ def load(app: Flask, slug: str, classes: int, things: int) -> tuple[str, int, in
         db.session.remove()
     return email, params["first"], thing_id
 
-
-def timed(fn, repeat: int) -> list[float]:
-    """Return `repeat` timings of fn() in milliseconds (after a warm-up of a tenth as many)."""
-    for _ in range(max(5, repeat // 10)):
-        fn()
-    samples = []
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - start) * 1000)
-    finally:
-        gc.enable()
-    return samples
 
 
 def captured(app: Flask, slug: str, work) -> list[tuple[str, object]]:
