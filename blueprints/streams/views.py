@@ -141,11 +141,10 @@ def resync(stream_id: int):
 def events(stream_id: int):
     """List the stream's events, newest first, filtered by type, status and company number."""
     stream = service.get_stream(stream_id)
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
-    errors, rows, more, filters = [], [], False, service.EventFilters()
+    errors, rows, more, filters, page = [], [], False, service.EventFilters(), 1
     try:
         filters = service.parse_filters(request.args)
+        page = service.parse_page(request.args.get("page"))
         rows, more = service.events(stream.id, filters, page)
     except ValidationError as exc:
         errors = exc.errors

@@ -49,26 +49,46 @@ def get_stream(stream_id: int) -> StreamMetadata:
     return stream
 
 
+def _whole(raw: str, digits: int) -> int | None:
+    """Return `raw` as a whole number of at most `digits` ASCII digits, else None."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= digits else None
+
+
+def _printable(value: str) -> bool:
+    return not any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
+def _url_error(base_url: str) -> FieldError | None:
+    parts = urlsplit(base_url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        return FieldError("base_url", "url", "Base URL has an invalid port: it must be a number from 1 to 65535.")
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+            or not _printable(base_url) or " " in base_url):
+        return FieldError("base_url", "url",
+                          "Base URL must be an http(s) address without query, e.g. https://stream.companieshouse.gov.uk.")
+    if len(base_url) > 500:
+        return FieldError("base_url", "max_length", "Base URL must be at most 500 characters.")
+    return None
+
+
 def _validate(values: dict[str, Any], creating: bool) -> StreamForm:
     errors: list[FieldError] = []
     stream_type = str(values.get("stream_type") or "").strip()
     if creating and stream_type not in STREAM_PATHS:
         errors.append(FieldError("stream_type", "choice", f"Stream must be one of {', '.join(STREAM_PATHS)}."))
     base_url = str(values.get("base_url") or "").strip()
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        errors.append(FieldError("base_url", "url",
-                                 "Base URL must be an http(s) address without query, e.g. https://stream.companieshouse.gov.uk."))
-    elif len(base_url) > 500:
-        errors.append(FieldError("base_url", "max_length", "Base URL must be at most 500 characters."))
+    if url_error := _url_error(base_url):
+        errors.append(url_error)
     key = str(values.get("stream_key") or "").strip()
     if creating and not key:
         errors.append(FieldError("stream_key", "required", "Stream key is required."))
-    elif len(key) > 200 or any(c in key for c in ":\r\n"):
-        errors.append(FieldError("stream_key", "format", "Stream key must be at most 200 characters, without ':'."))
-    raw_stall = str(values.get("stall_after_seconds") or "600").strip()
-    stall = int(raw_stall) if raw_stall.isdigit() else -1
-    if not STALL_RANGE[0] <= stall <= STALL_RANGE[1]:
+    elif len(key) > 200 or ":" in key or not _printable(key):
+        errors.append(FieldError("stream_key", "format",
+                                 "Stream key must be at most 200 characters, without ':' or control characters."))
+    stall = _whole(str(values.get("stall_after_seconds") or "600").strip(), 6)
+    if stall is None or not STALL_RANGE[0] <= stall <= STALL_RANGE[1]:
         errors.append(FieldError("stall_after_seconds", "range",
                                  "Stall alarm must be a whole number of seconds from "
                                  f"{STALL_RANGE[0]} to {STALL_RANGE[1]}."))
@@ -176,14 +196,27 @@ class EventFilters:
 
 
 def parse_filters(args: dict[str, str]) -> EventFilters:
-    """Return the log filters from query values; raise ValidationError for an unknown status."""
+    """Return the log filters from query values; raise ValidationError for an unknown status or a bad value."""
     state = str(args.get("status") or "").strip()
     if state and state not in PROCESSING_STATUSES:
         raise ValidationError.single("status", "choice", f"Status must be one of {', '.join(PROCESSING_STATUSES)}.")
     number = str(args.get("company_number") or "").strip().upper()
-    if len(number) > 20:
-        raise ValidationError.single("company_number", "max_length", "Company number must be at most 20 characters.")
-    return EventFilters(str(args.get("event_type") or "").strip()[:40], state, number)
+    if len(number) > 20 or not _printable(number):
+        raise ValidationError.single("company_number", "format",
+                                     "Company number must be at most 20 characters, without control characters.")
+    event_type = str(args.get("event_type") or "").strip()
+    if len(event_type) > 40 or not _printable(event_type):
+        raise ValidationError.single("event_type", "format",
+                                     "Event type must be at most 40 characters, without control characters.")
+    return EventFilters(event_type, state, number)
+
+
+def parse_page(raw: str | None) -> int:
+    """Return the log page number (1 when absent); raise ValidationError unless it is a whole number in range."""
+    page = _whole(str(raw or "1").strip(), 6)
+    if page is None or page < 1:
+        raise ValidationError.single("page", "range", "Page must be a whole number from 1 to 999999.")
+    return page
 
 
 def events(stream_id: int, filters: EventFilters, page: int = 1) -> tuple[list[StreamEvent], bool]:

@@ -43,6 +43,12 @@ def test_create_stream_then_dashboard_never_shows_key(signed_in, tenant):
     ("base_url", "ftp://x", "Base URL must be an http(s) address"),
     ("stream_key", "", "Stream key is required."),
     ("stall_after_seconds", "5", "Stall alarm must be a whole number"),
+    ("stall_after_seconds", "\u00b2", "Stall alarm must be a whole number"),
+    ("stall_after_seconds", "9" * 5000, "Stall alarm must be a whole number"),
+    ("base_url", "http://stream.example.test\x00x", "Base URL must be an http(s) address"),
+    ("base_url", "http://stream.example.test:99999", "Base URL has an invalid port"),
+    ("base_url", "http://stream.example.test:abc", "Base URL has an invalid port"),
+    ("stream_key", "s3cret\x00key", "Stream key must be at most 200 characters"),
 ])
 def test_bad_input_is_422_with_the_form_and_nothing_written(signed_in, tenant, field, value, rule_text):
     response = signed_in.post(f"/t/{tenant.slug}/streams/", data={**GOOD, field: value}, headers=HX)
@@ -128,8 +134,12 @@ def test_events_log_filters_detail_and_retry(signed_in, tenant):
     page = signed_in.get(base + "?status=failed").get_data(as_text=True)
     assert "Could not store" in page and "01234567" not in page
     assert "01234567" in signed_in.get(base + "?company_number=01234567").get_data(as_text=True)
-    bad = signed_in.get(base + "?status=weird", headers=HX)
-    assert bad.status_code == 422 and "Status must be one of" in bad.get_data(as_text=True)
+    for query, message in (("status=weird", "Status must be one of"),
+                           ("company_number=AB%00C", "Company number must be at most 20 characters"),
+                           ("event_type=x%00", "Event type must be at most 40 characters"),
+                           ("page=%C2%B2", "Page must be a whole number"), ("page=" + "9" * 5000, "Page must be")):
+        bad = signed_in.get(f"{base}?{query}", headers=HX)
+        assert bad.status_code == 422 and message in bad.get_data(as_text=True), query
     detail = signed_in.get(f"{base}/{failed}").get_data(as_text=True)
     assert "THISTLE MEDIA LTD" in detail
     retried = signed_in.post(f"{base}/{failed}/retry", headers=HX)
