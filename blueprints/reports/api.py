@@ -11,29 +11,52 @@ from flask import request
 from flask_login import current_user
 
 from blueprints import role_required, tenant_blueprint
-from strata.errors import ValidationError
+from strata.errors import FieldError, ValidationError
 from strata.reports import engine, service, validation
 
 bp = tenant_blueprint("reports_api", __name__, api=True, url_prefix="/reports")
 
 
-def _text(value: Any) -> Any:
-    """Return a JSON value as the wizard's form would send it (lists and objects item by item)."""
+LIST_FIELDS = frozenset({"days_of_week"})
+
+
+def _form(data: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    """Return JSON fields as the wizard's form would send them (text; a list only where the form has one).
+
+    A value of the wrong shape (an object, or a list where the form has one value) is added to `errors`.
+    """
+    form: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, list) and name in LIST_FIELDS and all(not isinstance(v, list | dict) for v in value):
+            form[name] = [_scalar(v) for v in value]
+        elif isinstance(value, list | dict) or name in LIST_FIELDS:
+            shape = "a list of values" if name in LIST_FIELDS else "a string, number or boolean"
+            errors.append(FieldError(name, "type", f"{name} must be {shape}."))
+        else:
+            form[name] = _scalar(value)
+    return form
+
+
+def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else ""
-    if isinstance(value, list):
-        return [_text(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _text(v) for k, v in value.items()}
     return "" if value is None else str(value)
 
 
-def _body() -> dict[str, Any]:
+def _body() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the body's wizard fields and its `schedule` object, both as form input; raise ValidationError."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationError.single("body", "json", "The request body must be a JSON object with the wizard's "
                                                      'fields, e.g. {"name": "Weekly", "data_source": "companies"}.')
-    return _text(body)
+    raw_schedule = body.pop("schedule", None) or {"frequency": "none"}
+    if not isinstance(raw_schedule, dict):
+        raise ValidationError.single("schedule", "type", "schedule must be a JSON object.")
+    errors: list[FieldError] = []
+    fields, schedule = _form(body, errors), _form(raw_schedule, errors)
+    if errors:
+        raise ValidationError(errors)
+    return fields, schedule
 
 
 def _run(collection) -> dict[str, Any]:
@@ -51,10 +74,7 @@ def _run(collection) -> dict[str, Any]:
 @role_required("editor")
 def create():
     """Create a report from the wizard's fields (plus `schedule`: an object) and start its backfill; 201."""
-    body = _body()
-    raw_schedule = body.pop("schedule", None) or {"frequency": "none"}
-    if not isinstance(raw_schedule, dict):
-        raise ValidationError.single("schedule", "type", "schedule must be a JSON object.")
+    body, raw_schedule = _body()
     errors, config = [], {}
     try:
         config.update(validation.parameters(body))

@@ -50,9 +50,38 @@ def test_bad_input_is_422_with_every_rule_and_nothing_created(api, client):
     assert rules == {("end_date", "after_start"), ("parallel_limit", "range"), ("timezone", "timezone"),
                      ("day_of_month", "range")}
     assert client.post(base + "/", data="nope", content_type="application/json").status_code == 422
+    _nothing_created(tenant)
+
+
+def _nothing_created(tenant):
     with tenant_context(tenant.id):
         assert db.session.scalar(select(func.count()).select_from(Workflow)) == 0
         assert db.session.scalar(select(func.count()).select_from(Collection)) == 0
+
+
+@pytest.mark.parametrize("change, field, rule", [
+    ({"parallel_limit": 0}, "parallel_limit", "range"),
+    ({"parallel_limit": 51}, "parallel_limit", "range"),
+    ({"start_date": "2016-01-04", "end_date": "2026-01-25"}, "start_date", "max_range"),
+    ({"lookback": "weeks", "lookback_count": 522}, "lookback_count", "range"),
+    ({"lookback": "months", "lookback_count": 121}, "lookback_count", "range"),
+    ({"schedule": {**BODY["schedule"], "timezone": "Europe/Londres"}}, "timezone", "timezone"),
+    # Values of the wrong shape are named, not a server error.
+    ({"parallel_limit": [2]}, "parallel_limit", "type"),
+    ({"lookback": ["custom"]}, "lookback", "type"),
+    ({"name": {"en": "Load"}}, "name", "type"),
+    ({"seconds": [0]}, "seconds", "type"),
+    ({"schedule": {**BODY["schedule"], "time": ["07:30"]}}, "time", "type"),
+    ({"schedule": {**BODY["schedule"], "days_of_week": 12}}, "days_of_week", "type"),
+    ({"schedule": {**BODY["schedule"], "days_of_week": [[1]]}}, "days_of_week", "type"),
+])
+def test_each_bad_value_is_422_naming_its_field_and_rule(api, client, change, field, rule):
+    tenant, base = api
+    response = client.post(base + "/", json={**BODY, **change})
+    assert response.status_code == 422, response.get_json()
+    errors = response.get_json()["errors"]
+    assert [(e["field"], e["rule"]) for e in errors] == [(field, rule)] and errors[0]["message"]
+    _nothing_created(tenant)
 
 
 def test_other_tenants_runs_are_404_and_viewers_cannot_create(api, client, login, make_user, make_tenant):
