@@ -36,6 +36,16 @@ def test_create_stream_then_dashboard_never_shows_key(signed_in, tenant):
     assert "s3cret-key-42" not in page
     partial = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}/status", headers=HX).get_data(as_text=True)
     assert 'id="stream-status"' in partial and "s3cret" not in partial
+    assert "s3cret" not in signed_in.get(f"/t/{tenant.slug}/streams/").get_data(as_text=True)
+    # Forms sent back with errors do not echo a key either.
+    rejected = signed_in.post(f"/t/{tenant.slug}/streams/", data={**GOOD, "stream_type": "filing-history",
+                                                                  "base_url": "nope", "stream_key": "other-key-77"})
+    assert rejected.status_code == 422 and "other-key-77" not in rejected.get_data(as_text=True)
+    for headers in ({}, HX):
+        bad = signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/settings", headers=headers,
+                             data={"base_url": "nope", "stream_key": "new-key-99"})
+        assert bad.status_code == 422
+        assert "new-key-99" not in bad.get_data(as_text=True) and "s3cret" not in bad.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("field, value, rule_text", [
@@ -147,6 +157,32 @@ def test_events_log_filters_detail_and_retry(signed_in, tenant):
     with tenant_context(tenant.id):
         company = db.session.scalar(select(Company).where(Company.company_number == "SC571653"))
         assert company.name == "THISTLE MEDIA LTD" and company.stream_timepoint == 7
+
+
+def test_retry_all_failed_events_reports_what_now_passes(client, login, make_user, signed_in, tenant):
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    good = ('{"resource_kind":"company-profile","resource_id":"15893094","event":{"timepoint":9,"type":"changed"},'
+            '"data":{"company_name":"KESTREL FOODS LIMITED","company_number":"15893094"}}')
+    fixable = _log(tenant, stream.id, event_id="malformed:8:aa", event_type="malformed", event_data={"raw": good},
+                   processing_status="failed", error_message="Could not store")
+    broken = _log(tenant, stream.id, event_id="malformed:9:bb", event_type="malformed",
+                  event_data={"raw": '{"event": {"timepoint": 1'}, processing_status="failed", error_message="x")
+    base = f"/t/{tenant.slug}/streams/{stream.id}/events"
+    response = signed_in.post(f"{base}/retry-failed", headers=HX)
+    assert response.status_code == 200 and response.headers["HX-Redirect"].endswith("/events?status=failed")
+    page = signed_in.get(response.headers["HX-Redirect"]).get_data(as_text=True)
+    assert "1 failed event(s) processed; 1 still failing." in page
+    with tenant_context(tenant.id):
+        assert db.session.get(StreamEvent, fixable).processing_status == "processed"
+        still = db.session.get(StreamEvent, broken)
+        assert still.processing_status == "failed" and "Malformed line" in still.error_message
+        assert db.session.scalar(select(Company.name).where(Company.company_number == "15893094")) == \
+            "KESTREL FOODS LIMITED"
+    viewer = make_user()
+    login(viewer, tenant=tenant, role="viewer")
+    assert client.post(f"{base}/retry-failed").status_code == 403
+    assert client.post(f"{base}/{broken}/retry").status_code == 403
 
 
 def test_company_page_shows_stream_fields_and_history(signed_in, tenant):
