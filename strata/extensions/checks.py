@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from strata.errors import FieldError
-from strata.extensions import names, values
+from strata.extensions import ddl, names, values
 from strata.extensions.manifest import SCALAR_TYPES, Manifest
 
 FK_PROBLEMS = ("OneToOne", "OneToMany")
@@ -52,6 +52,8 @@ def check(manifest: Manifest) -> list[FieldError]:
     for i in range(len(manifest.tables)):
         _table(errors, manifest, i)
     _relationships(errors, manifest)
+    if not errors:
+        _object_names(errors, manifest)
     return errors
 
 
@@ -164,6 +166,46 @@ def _relationships(errors: list[FieldError], manifest: Manifest) -> None:
             if field is None or not _unique(target, rel.targetField):
                 errors.append(FieldError(f"{path}.targetField", "unique", f"{path}.targetField: {rel.target}."
                                          f"{rel.targetField} must be id or a field that is unique on its own."))
+
+
+def _objects(manifest: Manifest) -> list[tuple[str, str]]:
+    """Return (JSON path, physical name) of every table, type and index the manifest creates.
+
+    Tables, their row types, enum types and indexes (primary keys and unique constraints
+    included) share one namespace in the tenant's schema, so two of them may not have one name.
+    """
+    ns, found = manifest.metadata.namespace, []
+    for i, enum in enumerate(manifest.enums):
+        found.append((f"enums[{i}].name", names.enum_name(ns, enum.name)))
+    for i, table in enumerate(manifest.tables):
+        physical = names.table_name(ns, table.name)
+        found += [(f"tables[{i}].name", physical), (f"tables[{i}].name", names.short(f"pk_{physical}"))]
+    for i, rel in enumerate(manifest.relationships):
+        path, source = f"relationships[{i}].sourceField", names.table_name(ns, rel.source)
+        if rel.type == "ManyToMany":
+            join = names.join_table_name(ns, rel.source, rel.sourceField)
+            found += [(path, join), (path, names.short(f"pk_{join}")),
+                      (path, names.constraint_name("ix", join, ["target_id"]))]
+            continue
+        found.append((path, names.constraint_name("ix", source, [rel.sourceField])))
+        if rel.type == "OneToOne":
+            found.append((path, names.constraint_name("uq", source, [rel.sourceField])))
+    for i, table in enumerate(manifest.tables):  # after the relationships' own indexes: a copy of one is reported
+        physical = names.table_name(ns, table.name)
+        found += [(f"tables[{i}].indexes[{j}]", ddl.index_name(physical, index))
+                  for j, index in enumerate(table.indexes)]
+        found += [(f"tables[{i}].uniqueConstraints[{j}]", ddl.index_name(physical, unique, True))
+                  for j, unique in enumerate(table.uniqueConstraints)]
+    return found
+
+
+def _object_names(errors: list[FieldError], manifest: Manifest) -> None:
+    taken: dict[str, str] = {}
+    for path, physical in _objects(manifest):
+        first = taken.setdefault(physical, path)
+        if first != path:
+            errors.append(FieldError(path, "conflict", f"{path}: creates {physical!r}, which {first} creates "
+                                     "too; give one of them another name."))
 
 
 def _unique(table, field: str) -> bool:

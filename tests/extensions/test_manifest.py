@@ -5,7 +5,7 @@ import pytest
 from strata.errors import ValidationError
 from strata.extensions import checks, registry
 from strata.extensions import manifest as manifest_module
-from tests.extensions.conftest import manifest
+from tests.extensions.conftest import CRM, manifest
 
 
 def _errors(data):
@@ -106,6 +106,17 @@ LONG = "n" * 40
      ("enums", "unique")),
     ({"enums": [{"name": "stage", "values": ["a"], "localization": {"de": {"b": "B"}}}], "tables": []},
      ("enums[0].localization.de.b", "unknown")),
+    ({"tables": [_table(indexes=[{"fields": ["title", "title"]}])]}, ("tables[0].indexes[0].fields", "unique")),
+    ({"tables": [_table(indexes=[{"name": "By-Title", "fields": ["title"]}])]},
+     ("tables[0].indexes[0].name", "pattern")),
+    ({"relationships": [{"source": "deal", "sourceField": "c", "target": "companies", "type": "OneToMany"},
+                        {"source": "deal", "sourceField": "c", "target": "partners", "type": "OneToMany"}]},
+     ("relationships[1].sourceField", "unique")),
+    ({"relationships": [{"source": "deal", "sourceField": "t" * 48, "target": "deal", "type": "ManyToMany"}]},
+     ("relationships[0].sourceField", "max_bytes")),
+    ({"tables": [_table(), _table(name="deal_tags")],
+      "relationships": [{"source": "deal", "sourceField": "tags", "target": "deal", "type": "ManyToMany"}]},
+     ("relationships[0].sourceField", "conflict")),
 ])
 def test_manifest_rules(changes, expected):
     data = manifest(**changes)
@@ -118,6 +129,27 @@ def test_database_rules_are_checked_on_registration(scoped):
     """A manifest broken on its own is refused by the registry too, and nothing is stored."""
     assert ("tables[0].name", "reserved") in _errors(manifest(tables=[_table(name="select")], relationships=[]))
     assert registry.list_schemas() == []
+
+
+STAGE = CRM["enums"][0]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"enums": [STAGE, {"name": "deal", "values": ["a"]}]}, ("tables[0].name", "conflict")),
+    ({"enums": [STAGE, {"name": "deal_tags", "values": ["a"]}],
+      "relationships": [{"source": "deal", "sourceField": "tags", "target": "deal", "type": "ManyToMany"}]},
+     ("relationships[0].sourceField", "conflict")),
+    ({"tables": [{**CRM["tables"][0],
+                  "indexes": [{"name": "i", "fields": ["stage"]}, {"name": "i", "fields": ["code"]}]}]},
+     ("tables[0].indexes[1]", "conflict")),
+    ({"tables": [{**CRM["tables"][0], "indexes": [{"fields": ["stage"]}, {"fields": ["stage"], "unique": True}]}]},
+     ("tables[0].indexes[1]", "conflict")),
+    ({"tables": [{**CRM["tables"][0], "indexes": [{"fields": ["company_id"]}]}]}, ("tables[0].indexes[0]", "conflict")),
+])
+def test_two_parts_that_would_create_one_object(changes, expected):
+    """Tables, types and indexes share one namespace: a clash is refused before any SQL runs."""
+    errors = _offline(manifest(**changes))
+    assert expected in errors and {rule for _, rule in errors} == {"conflict"}
 
 
 @pytest.mark.parametrize("relationship, expected", [
@@ -149,6 +181,9 @@ def test_too_many_columns():
     data = manifest(tables=[_table(fields=fields)], relationships=[])
     assert ("tables[0].fields", "max_columns") in _offline(data)
     assert not checks.check(manifest_module.parse(manifest(tables=[_table(fields=fields[:1597])], relationships=[])))
+    related = manifest(tables=[_table(fields=fields[:1597])], relationships=[
+        {"source": "deal", "sourceField": "company_id", "target": "companies", "type": "OneToMany"}])
+    assert ("tables[0].fields", "max_columns") in _offline(related)  # a relationship's column counts too
 
 
 def test_plugin_id_must_match_the_address(scoped):
