@@ -80,7 +80,7 @@ def create_table(manifest: Manifest, table: ExtensionTable) -> str:
                sql.SQL("created_at timestamp with time zone NOT NULL DEFAULT now()"),
                sql.SQL("updated_at timestamp with time zone NOT NULL DEFAULT now()")]
     columns += [column_def(manifest, f) for f in table.fields]
-    columns.append(sql.SQL("CONSTRAINT {} PRIMARY KEY (id)").format(sql.Identifier(f"pk_{physical}"[:63])))
+    columns.append(sql.SQL("CONSTRAINT {} PRIMARY KEY (id)").format(sql.Identifier(names.short(f"pk_{physical}"))))
     return render("CREATE TABLE {} ({})", physical, sql.SQL(", ").join(columns))
 
 

@@ -395,3 +395,18 @@ def test_two_registrations_of_one_plugin_at_once(app, tenant):
     for thread in threads:
         thread.join(30)
     assert sorted(outcomes) == ["first", "unique"]
+
+
+def test_tables_with_names_of_63_bytes_get_distinct_primary_keys(scoped, install):
+    """`pk_<table>` would pass 63 bytes: it is shortened with a hash, so two such tables do not clash."""
+    before = catalog.snapshot()
+    namespace = "n" * 40
+    long = {"pluginId": "long", "version": "1.0.0", "metadata": {"namespace": namespace},
+            "tables": [{"name": "t" * 13 + end, "fields": []} for end in ("ab", "cd")]}
+    migration = install(long)
+    assert migration.status == "executed"
+    keys = rows("SELECT conname FROM pg_constraint WHERE contype = 'p' AND conrelid::regclass::text LIKE :t",
+                t=f"plugin_{namespace}_%")
+    assert len({k[0] for k in keys}) == 2 and all(len(k[0]) <= 63 for k in keys)
+    executor.rollback("long", migration.migration_id)
+    assert catalog.snapshot() == before
