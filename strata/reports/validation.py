@@ -19,6 +19,8 @@ from strata.reports.segmentation import MAX_WINDOW_DAYS, SEGMENT_TYPES
 LOOKBACKS = ("7d", "14d", "30d", "weeks", "months", "custom")
 MAX_COUNT = {"weeks": 521, "months": 120}  # ten years
 PARALLEL_RANGE = (1, 50)
+# Custom ranges stay well inside what dates and UTC instants can hold in every timezone.
+FIRST_DATE, LAST_DATE = date(1800, 1, 1), date(2199, 12, 31)
 _TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 
 
@@ -49,9 +51,12 @@ def lookback(raw: dict) -> tuple[dict, list[FieldError]]:
     if kind != "custom":
         return {}, [FieldError("lookback", "choice", "Choose a lookback: 7, 14 or 30 days, weeks, months or custom.")]
     start, end = _date(raw.get("start_date")), _date(raw.get("end_date"))
-    errors = [FieldError(name, "date", f"{label} must be a date (YYYY-MM-DD).")
-              for name, label, value in (("start_date", "Start date", start), ("end_date", "End date", end))
-              if value is None]
+    errors = []
+    for name, label, value in (("start_date", "Start date", start), ("end_date", "End date", end)):
+        if value is None:
+            errors.append(FieldError(name, "date", f"{label} must be a date (YYYY-MM-DD)."))
+        elif not FIRST_DATE <= value <= LAST_DATE:
+            errors.append(FieldError(name, "date_range", f"{label} must be from {FIRST_DATE} to {LAST_DATE}."))
     if not errors and end < start:
         errors.append(FieldError("end_date", "after_start", "End date must be on or after the start date."))
     elif not errors and (end - start).days + 1 > MAX_WINDOW_DAYS:

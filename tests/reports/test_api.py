@@ -63,6 +63,8 @@ def _nothing_created(tenant):
     ({"parallel_limit": 0}, "parallel_limit", "range"),
     ({"parallel_limit": 51}, "parallel_limit", "range"),
     ({"start_date": "2016-01-04", "end_date": "2026-01-25"}, "start_date", "max_range"),
+    ({"end_date": "9999-12-31"}, "end_date", "date_range"),
+    ({"start_date": "2026-01-05", "end_date": "2026-02-30"}, "end_date", "date"),
     ({"lookback": "weeks", "lookback_count": 522}, "lookback_count", "range"),
     ({"lookback": "months", "lookback_count": 121}, "lookback_count", "range"),
     ({"schedule": {**BODY["schedule"], "timezone": "Europe/Londres"}}, "timezone", "timezone"),

@@ -83,6 +83,8 @@ def test_back_keeps_input_and_a_reload_resumes_the_draft(wizard, client):
     ({"parallel_limit": "51"}, "parallel_limit", "from 1 to 50"),
     ({"start_date": "2010-01-01", "end_date": "2026-01-01"}, "start_date", "at most ten years"),
     ({"lookback": "months", "lookback_count": "121"}, "lookback_count", "at most ten years"),
+    ({"lookback": "weeks", "lookback_count": "522"}, "lookback_count", "at most ten years"),
+    ({"start_date": "0001-01-01", "end_date": "0001-01-07"}, "start_date", "from 1800-01-01 to 2199-12-31"),
     ({"name": ""}, "name", "Give the report a name"),
     ({"data_source": "nope"}, "data_source", "Choose a data source"),
 ])
