@@ -40,6 +40,27 @@ def test_tables_indexes_enum_and_function(member):
                   "WHERE n.nspname = :s", schema) >= {"report_segment_advance"}
 
 
+def test_seed_columns_have_the_seeds_types_and_delete_rules(member):
+    tenant, _ = member
+    columns = dict(db.session.execute(text("""
+        SELECT table_name || '.' || column_name, udt_name FROM information_schema.columns
+        WHERE table_schema = :s AND column_name IN ('lookback_config', 'segmentation_config', 'schedule_config',
+                                                     'backfill_status', 'backfill_collection_id', 'configuration')"""),
+        {"s": tenant.schema_name}).all())
+    assert columns == {
+        "report_data_collections.lookback_config": "jsonb", "report_data_collections.segmentation_config": "jsonb",
+        "workflow_schedules.schedule_config": "jsonb", "workflow_schedules.backfill_status": "backfill_status_enum",
+        "workflow_schedules.backfill_collection_id": "uuid", "report_builder_audit.configuration": "jsonb"}
+    rules = dict(db.session.execute(text("""
+        SELECT conname, confdeltype FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+        WHERE n.nspname = :s AND contype = 'f' AND conname IN (
+            'fk_workflow_schedules_backfill_collection_id_collections', 'fk_report_builder_audit_user_id_users',
+            'fk_report_builder_audit_workflow_id_workflows')"""), {"s": tenant.schema_name}).all())
+    assert rules == {"fk_workflow_schedules_backfill_collection_id_collections": "n",  # SET NULL
+                     "fk_report_builder_audit_user_id_users": "c",  # CASCADE
+                     "fk_report_builder_audit_workflow_id_workflows": "n"}
+
+
 def test_downgrade_removes_everything_and_upgrade_restores_it(member):
     tenant, _ = member
     script = migrations.script_directory()
