@@ -16,6 +16,7 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +64,7 @@ class Simulator:
         self.config = config
         self.open = 0
         self.requests = 0
+        self.asked: deque[str | None] = deque(maxlen=10_000)  # each request's `timepoint`, newest last (tests)
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._rendered: dict[int, bytes] = {}
@@ -125,6 +127,8 @@ class Simulator:
         if not self._authorised(request):
             return _json(401, {"error": "Invalid Authorization", "type": "ch:service"})
         raw = request.args.get("timepoint")
+        with self._lock:
+            self.asked.append(raw)
         head = self.head()
         if raw is None:
             start = head + 1

@@ -1,16 +1,19 @@
 """Protocol faults against the simulator: cuts, duplicates, malformed lines, 401, 416, 429, older events."""
 
 import time
+from dataclasses import replace
 
 import httpx
 from sqlalchemy import func, select
 
 from strata.business_objects.models import Company
 from strata.db import db
-from strata.streams.consumer import ConsumerSettings, backoff
+from strata.streams import service
+from strata.streams.consumer import Consumer, ConsumerSettings, backoff
 from strata.streams.ingest import write_batch
 from strata.streams.models import StreamEvent, StreamMetadata
 from strata.streams.protocol import parse_line
+from strata.streams.simulator import SimulatorConfig
 from tests.streams.conftest import FAST, wait_for
 
 
@@ -39,6 +42,21 @@ def test_disconnects_mid_line_duplicates_and_malformed_lines(simulator, make_str
                              for e in malformed)
     assert _count(StreamEvent.processing_status == "failed", StreamEvent.event_type != "malformed") == 0
     assert _stream(stream_id).error_count == 0 or "Disconnected" in (_stream(stream_id).last_error or "")
+
+
+def test_every_connection_cut_mid_line_resumes_at_last_plus_one(simulator, make_stream, consumer):
+    sim = simulator(backlog=20, disconnect_rate=1.0, cut_rate=1.0, heartbeat=0.2)
+    first = sim.config.first_timepoint
+    stream_id = make_stream(sim.url, last_timepoint=first - 1)
+    with consumer(stream_id):
+        assert wait_for(lambda: _stream(stream_id).last_timepoint == first + 19)
+        assert wait_for(lambda: len(sim.simulator.asked) > 20)
+    # Each connection sent one event and the start of the next line; the half line was dropped, not logged,
+    # and the next connection asked for exactly the event after the checkpoint.
+    assert list(sim.simulator.asked)[:21] == [str(tp) for tp in range(first, first + 21)]
+    assert db.session.scalars(select(StreamEvent.timepoint).order_by(StreamEvent.timepoint)).all() == \
+        list(range(first, first + 20))
+    assert _count(StreamEvent.processing_status != "processed") == 0
 
 
 def _row(number: str, timepoint: int, name: str, status: str = "active", event_type: str = "changed"):
@@ -97,17 +115,33 @@ def test_timepoint_beyond_retention_is_416_and_needs_resync(simulator, make_stre
     assert _count() == 0
 
 
-def test_rate_limit_429_waits_at_least_a_minute(simulator, make_stream, consumer):
+def _spy_sleeps(monkeypatch) -> list[float]:
+    """Record every wait the consumer sleeps between connections (the real sleep still happens)."""
+    sleeps: list[float] = []
+    real = Consumer._sleep
+
+    def spy(self, seconds: float) -> None:
+        sleeps.append(seconds)
+        real(self, seconds)
+
+    monkeypatch.setattr(Consumer, "_sleep", spy)
+    return sleeps
+
+
+def test_rate_limit_429_waits_at_least_a_minute(simulator, make_stream, consumer, monkeypatch):
+    # Not waiting a minute: the test reads the wait the consumer goes to sleep for, checks that nothing
+    # reconnects meanwhile, and stops the consumer in the middle of that sleep.
+    sleeps = _spy_sleeps(monkeypatch)
     sim = simulator(backlog=10, max_connections=0)
     stream_id = make_stream(sim.url, last_timepoint=sim.config.first_timepoint - 1)
     settings = ConsumerSettings(check_interval=0.2, lock_ttl=5)  # the protocol's real waits
     with consumer(stream_id, settings):
         assert wait_for(lambda: "Rate limited (429)" in (_stream(stream_id).last_error or ""))
-        time.sleep(2)
-        assert sim.simulator.requests == 1
+        time.sleep(1.5)
+        assert sim.simulator.requests == 1 and len(sleeps) == 1
     stream = _stream(stream_id)
     wait = int(stream.last_error.split("retrying in ")[1].split(" s")[0])
-    assert 60 <= wait <= 72 and stream.connection_status == "error"
+    assert 60 <= sleeps[0] <= 72 and wait == round(sleeps[0]) and stream.connection_status == "error"
 
 
 def test_backoff_floors_cap_and_jitter():
@@ -120,14 +154,18 @@ def test_backoff_floors_cap_and_jitter():
     assert 60 <= backoff(1, 60, 300, rng) <= 72
 
 
-def test_server_error_waits_at_least_ten_seconds_and_counts(simulator, make_stream, consumer):
+def test_server_error_waits_at_least_ten_seconds_and_counts(simulator, make_stream, consumer, monkeypatch):
+    sleeps = _spy_sleeps(monkeypatch)
     stream_id = make_stream("http://127.0.0.1:9")  # nothing listens: connection refused
     settings = ConsumerSettings(check_interval=0.2, lock_ttl=5)
     with consumer(stream_id, settings):
         assert wait_for(lambda: _stream(stream_id).error_count >= 1)
+        time.sleep(0.5)
+        assert _stream(stream_id).error_count == 1
     stream = _stream(stream_id)
     assert "Connection failed" in stream.last_error
     assert 10 <= int(stream.last_error.split("retrying in ")[1].split(" s")[0]) <= 12
+    assert len(sleeps) == 1 and 10 <= sleeps[0] <= 12
 
 
 def test_stop_from_the_flag_and_heartbeats_keep_the_connection(simulator, make_stream, consumer):
@@ -143,6 +181,20 @@ def test_stop_from_the_flag_and_heartbeats_keep_the_connection(simulator, make_s
         assert running.wait() == "disabled"
     assert _stream(stream_id).connection_status == "disconnected"
     assert sim.simulator.requests == 1
+
+
+def test_heartbeats_keep_the_read_timeout_at_bay_and_silence_trips_it(simulator, make_stream, consumer):
+    assert ConsumerSettings().read_timeout >= 3 * SimulatorConfig().heartbeat  # 90 s against the API's 30 s
+    sim = simulator(backlog=3, heartbeat=0.1)
+    stream_id = make_stream(sim.url, last_timepoint=sim.config.first_timepoint - 1)
+    with consumer(stream_id, replace(FAST, read_timeout=0.6)):
+        assert wait_for(lambda: _stream(stream_id).last_timepoint == sim.config.first_timepoint + 2)
+        time.sleep(1.5)  # heartbeats only, well past the read timeout
+        assert sim.simulator.requests == 1 and _stream(stream_id).connection_status == "connected"
+        sim.config.heartbeat = 60  # the server goes silent
+        assert wait_for(lambda: "Read timeout" in (_stream(stream_id).last_error or ""), timeout=10)
+        assert wait_for(lambda: sim.simulator.requests >= 2, timeout=10)  # and the consumer reconnects
+    assert list(sim.simulator.asked)[1] == str(sim.config.first_timepoint + 3)
 
 
 def test_simulator_replay_includes_the_timepoint_and_deletes_have_no_data(simulator):
@@ -175,8 +227,6 @@ def test_without_checkpoint_the_stream_starts_live(simulator, make_stream, consu
 
 
 def test_events_of_other_streams_are_logged_not_applied(simulator, scoped, admin, consumer):
-    from strata.streams import service
-
     sim = simulator(backlog=50, delete_rate=0)
     stream = service.create_stream({"stream_type": "filing-history", "base_url": sim.url,
                                     "stream_key": "demo-stream-key", "track_all": "on"}, admin.id)
