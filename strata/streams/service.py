@@ -268,8 +268,12 @@ def stats(stream: StreamMetadata, minutes: int = 30) -> Stats:
     lag = None
     if stream.last_published_at is not None:
         lag = max(0.0, (now.replace(tzinfo=None) - stream.last_published_at).total_seconds())
-    stalled = (stream.connection_status == "connected" and stream.last_event_at is not None
-               and (now - stream.last_event_at).total_seconds() > stream.stall_after_seconds)
+    stalled = stream.connection_status == "connected" and (
+        (stream.last_event_at is not None
+         and (now - stream.last_event_at).total_seconds() > stream.stall_after_seconds)
+        # the consumer's alarm also covers a connection that never delivered an event
+        or (stream.last_error or "").startswith(status.STALL_ALARM) and (
+            stream.last_event_at is None or stream.last_event_at < stream.last_error_at))
     return Stats(sum(counts.values()), counts.get("failed", 0), per_minute, lag, stalled)
 
 

@@ -66,9 +66,12 @@ def resync_needed(stream_id: int, last_timepoint: int | None) -> None:
            resync_needed=True)
 
 
+STALL_ALARM = "Stall alarm:"
+
+
 def record_stall(stream_id: int, after: int) -> None:
     """The stall alarm: connected, but no event for `after` seconds."""
-    _set(stream_id, last_error=f"Stall alarm: no event for {after} s although connected", last_error_at=func.now())
+    _set(stream_id, last_error=f"{STALL_ALARM} no event for {after} s although connected", last_error_at=func.now())
 
 
 def is_enabled(stream_id: int) -> bool:

@@ -197,6 +197,23 @@ def test_heartbeats_keep_the_read_timeout_at_bay_and_silence_trips_it(simulator,
     assert list(sim.simulator.asked)[1] == str(sim.config.first_timepoint + 3)
 
 
+def test_stall_alarm_when_connected_but_no_event_arrives(simulator, make_stream, consumer):
+    sim = simulator(backlog=0, heartbeat=0.1)
+    stream_id = make_stream(sim.url)
+    stream = _stream(stream_id)
+    stream.stall_after_seconds = 1  # below the form's minimum, to keep the test short
+    db.session.commit()
+    with consumer(stream_id):
+        assert wait_for(lambda: "Stall alarm" in (_stream(stream_id).last_error or ""), timeout=10)
+        stream = _stream(stream_id)
+        assert stream.connection_status == "connected" and stream.last_event_at is None
+        assert stream.last_error == "Stall alarm: no event for 1 s although connected"
+        assert service.stats(stream).stalled  # the dashboard's alarm banner (rendered: test_views)
+        sim.config.backlog = 5  # events flow again: the alarm clears
+        assert wait_for(lambda: _stream(stream_id).last_timepoint is not None)
+        assert not service.stats(_stream(stream_id)).stalled
+
+
 def test_simulator_replay_includes_the_timepoint_and_deletes_have_no_data(simulator):
     sim = simulator(backlog=50, delete_rate=0.3)
     first = sim.config.first_timepoint
