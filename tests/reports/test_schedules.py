@@ -45,8 +45,19 @@ def test_weekly_on_chosen_days():
 def test_monthly_day_31_falls_back_to_each_months_last_day_and_leap_february():
     runs = upcoming({"frequency": "monthly", "time": "23:30", "timezone": "America/New_York", "dayOfMonth": 31},
                     datetime(2028, 1, 5, tzinfo=UTC), 5)
-    assert [local(r, NY)[:10] for r in runs] == ["2028-01-31", "2028-02-29", "2028-03-31", "2028-04-30",
-                                                 "2028-05-31"]
+    assert [local(r, NY) for r in runs] == ["2028-01-31 23:30 Mon", "2028-02-29 23:30 Tue", "2028-03-31 23:30 Fri",
+                                            "2028-04-30 23:30 Sun", "2028-05-31 23:30 Wed"]
+    # Stored in UTC on the next day, four hours later in EST (January, February), three in EDT.
+    assert [r.strftime("%m-%d %H:%M") for r in runs] == ["02-01 04:30", "03-01 04:30", "04-01 03:30", "05-01 03:30",
+                                                         "06-01 03:30"]
+
+
+def test_weekly_keeps_wall_time_across_the_london_autumn_change():
+    runs = upcoming({"frequency": "weekly", "time": "09:00", "timezone": "Europe/London", "daysOfWeek": [7]},
+                    datetime(2026, 10, 17, tzinfo=UTC), 3)  # Sundays 18 and 25 October (change day), 1 November
+    assert [local(r, LONDON) for r in runs] == ["2026-10-18 09:00 Sun", "2026-10-25 09:00 Sun",
+                                                "2026-11-01 09:00 Sun"]
+    assert [r.hour for r in runs] == [8, 9, 9]
 
 
 def test_monthly_day_30_in_february_of_a_common_year():
