@@ -72,9 +72,15 @@ def _assert_companies_match_latest_events() -> None:
             assert company.company_status == "removed"
         else:
             data = event.event_data["data"]
-            assert (company.name, company.company_status, company.etag) == (
-                data["company_name"], data["company_status"], data["etag"])
-            assert company.date_of_creation.isoformat() == data["date_of_creation"]
+            stored = (company.name, company.company_status, company.etag, company.company_type, company.jurisdiction,
+                      company.date_of_creation.isoformat(),
+                      company.date_of_cessation and company.date_of_cessation.isoformat(),
+                      company.registered_office_address, company.sic_codes, company.accounts,
+                      company.stream_event_id)
+            assert stored == (data["company_name"], data["company_status"], data["etag"], data["type"],
+                              data["jurisdiction"], data["date_of_creation"], data.get("date_of_cessation"),
+                              data["registered_office_address"], data["sic_codes"], data["accounts"],
+                              event.event_id)
 
 
 def test_sigkill_at_random_moments_then_restart_loses_and_doubles_nothing(app, tenant, simulator, make_stream):
