@@ -38,7 +38,7 @@ def max_overlap(rows) -> int:
     return peak
 
 
-def test_parallel_limit_is_never_exceeded_by_several_workers(member, launch, workers, app):
+def test_parallel_limit_is_never_exceeded_by_several_workers(member, launch, workers, app, record_testsuite_property):
     tenant, user = member
     # 12 daily segments of 0.4 s, limit 2; four workers and extra slot jobs compete for them.
     _, cid = launch(tenant, user, segment="daily", start="2026-01-01", end="2026-01-12", limit=2,
@@ -50,6 +50,7 @@ def test_parallel_limit_is_never_exceeded_by_several_workers(member, launch, wor
     rows = _rows(tenant, cid)
     peak = max_overlap(rows)
     print(f"parallel_limit=2, workers=4, slots=6: maximum running at once = {peak}")
+    record_testsuite_property("max_running_segments", peak)  # in the JUnit XML report (--junitxml)
     assert peak == 2
     assert len({r.worker.split(":")[1] for r in rows}) >= 2  # really spread over worker processes
 
