@@ -50,21 +50,22 @@ def test_failures_without_retry_make_the_collection_partial(member, launch, run_
 
 def test_retry_failed_retries_with_rq_then_partial_when_it_keeps_failing(member, launch, run_jobs):
     tenant, user = member
+    # Both segments fail only on their first attempt: RQ's Retry runs them again and the run completes.
     _, cid = launch(tenant, user, retry=True, limit=1,
                     filters={"fail_dates": "2026-01-12,2026-01-19", "recover_after": 1})
-    # 2026-01-19 fails only on its first attempt; 2026-01-12 keeps failing (recover_after applies to both,
-    # so make 12th fail always by a second report below).
     run_jobs("backfills")
     rows = segments(tenant, cid)
     assert [(r.status, r.attempts) for r in rows] == [("completed", 1), ("completed", 2), ("completed", 2),
                                                       ("completed", 1)]
     assert status(tenant, cid) == ("completed", "completed")
 
+    # A segment that keeps failing is tried MAX_ATTEMPTS times, then the run ends partial.
     _, cid = launch(tenant, user, retry=True, limit=2, filters={"fail_dates": "2026-01-12"})
     run_jobs("backfills")
     rows = segments(tenant, cid)
     assert [(r.status, r.attempts) for r in rows] == [("completed", 1), ("failed", engine.MAX_ATTEMPTS),
                                                       ("completed", 1), ("completed", 1)]
+    assert f"(attempt {engine.MAX_ATTEMPTS})" in rows[1].error
     assert status(tenant, cid) == ("partial", "partial")
 
 
