@@ -59,6 +59,12 @@ def test_four_steps_create_workflow_schedule_and_backfill_with_one_audit_row_per
         assert steps[1].configuration["schedule_config"]["timezone"] == "America/New_York"
         assert steps[0].configuration["lookback_config"] == {"type": "custom", "startDate": "2026-01-07",
                                                              "endDate": "2026-02-01"}
+        # Each row holds the whole configuration so far, not only its own step's fields.
+        full = {"name", "data_source", "parameters", "lookback_config", "segmentation_config", "schedule_config"}
+        assert set(steps[0].configuration) == full - {"schedule_config"}
+        assert all(set(s.configuration) == full for s in steps[1:])
+        assert steps[3].configuration["segmentation_config"] == {"type": "weekly", "parallel_limit": 3,
+                                                                 "retry_failed": True}
     run_jobs("backfills")
     run = client.get(done.headers["HX-Redirect"]).get_data(as_text=True)
     assert "results-chart" in run and 'data-status="completed"' in run and "hx-trigger" not in run.split("results")[0]
