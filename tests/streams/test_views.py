@@ -122,6 +122,27 @@ def test_resync_clears_checkpoint_and_flag(signed_in, tenant):
     assert not stream.resync_needed and stream.last_timepoint is None and stream.enabled
 
 
+def test_rejected_key_and_resync_needed_read_clearly_on_the_dashboard(signed_in, tenant):
+    from strata.streams import status
+
+    signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
+    stream = _stream(tenant)
+    with tenant_context(tenant.id):
+        db.session.get(StreamMetadata, stream.id).enabled = True
+        db.session.commit()
+        status.unauthorized(stream.id, stream.url, '{"error":"Invalid Authorization","type":"ch:service"}')
+    page = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}").get_data(as_text=True)
+    assert "Stream key rejected by https://stream.example.test/companies (401" in page
+    assert "Enter a valid key and start the stream again." in page and "Start stream" in page
+    assert "stopped" in signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    with tenant_context(tenant.id):
+        status.resync_needed(stream.id, 47695461)
+    page = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}").get_data(as_text=True)
+    assert "Resync needed." in page and "no longer has timepoint 47695462 (416" in page
+    assert "Resync from now" in page and "Start stream" not in page
+    assert "resync needed" in signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+
+
 def _log(tenant, stream_id, **values):
     with tenant_context(tenant.id):
         event = StreamEvent(stream_id=stream_id, **values)
@@ -144,6 +165,8 @@ def test_events_log_filters_detail_and_retry(signed_in, tenant):
     page = signed_in.get(base + "?status=failed").get_data(as_text=True)
     assert "Could not store" in page and "01234567" not in page
     assert "01234567" in signed_in.get(base + "?company_number=01234567").get_data(as_text=True)
+    by_type = signed_in.get(base + "?event_type=changed").get_data(as_text=True)
+    assert "01234567" in by_type and "Could not store" not in by_type
     for query, message in (("status=weird", "Status must be one of"),
                            ("company_number=AB%00C", "Company number must be at most 20 characters"),
                            ("event_type=x%00", "Event type must be at most 40 characters"),
