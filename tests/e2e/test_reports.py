@@ -1,6 +1,8 @@
-"""In a real browser: the four wizard steps (with a step back), submit, the heatmap fills, the chart draws."""
+"""In a real browser: the four wizard steps (with a step back), submit, the heatmap fills, the chart draws,
+polling stops, the CSV downloads."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -29,7 +31,7 @@ def test_wizard_to_finished_backfill(page: Page, live_server, sign_in, make_user
     page.get_by_label("Report name").fill("Synthetic weeks")
     page.get_by_label("Data source").select_option("synthetic")
     expect(page.get_by_label("Seconds per segment")).to_be_visible()
-    page.get_by_label("Seconds per segment").fill("0.3")
+    page.get_by_label("Seconds per segment").fill("1.5")  # slow enough to see the heatmap part-filled
     page.get_by_label("Fail segments starting on").fill("2026-01-12")
     page.get_by_label("Period").select_option("custom")
     page.get_by_label("Start date").fill("2026-01-05")
@@ -56,17 +58,28 @@ def test_wizard_to_finished_backfill(page: Page, live_server, sign_in, make_user
     # 3. Review: six weekly segments. 4. Submit.
     expect(page.locator("#segment-total")).to_have_text("6")
     page.get_by_role("button", name="Next", exact=True).click()
+    polls = []
+    page.on("request", lambda request: polls.append(request.url) if request.url.endswith("/progress") else None)
     page.get_by_role("button", name="Create report and start backfill").click()
 
-    # The run page fills its heatmap by itself, then shows the chart and table.
+    # The run page fills its heatmap by itself (polling), then shows the chart and table and stops polling.
     expect(page).to_have_url(re.compile(r"/reports/runs/"))
     expect(page.locator(".heatmap .cell")).to_have_count(6)
-    expect(page.locator("#run-status")).to_have_text("partial", timeout=30_000)
+    page.wait_for_function("""() => document.querySelector("#run-status").textContent === "running"
+        && document.querySelectorAll(".heatmap .cell.completed").length > 0""", timeout=30_000)
+    expect(page.locator("#run-status")).to_have_text("partial", timeout=60_000)
+    seen = len(polls)
+    page.wait_for_timeout(5_000)  # more than two polling intervals
+    assert seen > 0 and len(polls) == seen
     expect(page.locator(".heatmap .cell.completed")).to_have_count(5)
     expect(page.locator(".heatmap .cell.failed")).to_have_attribute("title", re.compile("synthetic failure"))
     expect(page.locator("#results-chart")).to_have_attribute("data-rendered", "true")
     expect(page.locator("#results-table tbody tr")).to_have_count(6)
-    expect(page.get_by_role("button", name="Download CSV")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[:3] == ["segment_start,segment_end,status,days", "2026-01-05,2026-01-11,completed,7",
+                         "2026-01-12,2026-01-18,failed,"]
 
     page.goto(f"{live_server.url}/t/{tenant.slug}/reports/")
     expect(page.locator("table")).to_contain_text("Synthetic weeks")
