@@ -1,37 +1,17 @@
 """Fixtures for extension tests: a tenant with an admin, example manifests, and shortcuts into the domain."""
 
 import copy
+from pathlib import Path
 
 import pytest
+import yaml
 
 from strata.db import db
 from strata.extensions import executor, registry
 from strata.tenancy.service import tenant_context
 
-CRM = {
-    "pluginId": "acme-crm",
-    "version": "1.0.0",
-    "metadata": {"namespace": "crm", "description": "Deals and their stages", "author": "Acme"},
-    "enums": [{"name": "stage", "values": ["lead", "won", "lost"],
-               "localization": {"de": {"lead": "Interessent", "won": "Gewonnen"}}}],
-    "tables": [{
-        "name": "deal",
-        "fields": [
-            {"name": "title", "type": "String", "required": True, "validation": {"minLength": 2, "maxLength": 80}},
-            {"name": "amount", "type": "Decimal", "validation": {"min": 0}},
-            {"name": "probability", "type": "Int", "default": 10, "validation": {"min": 0, "max": 100}},
-            {"name": "stage", "type": "stage", "required": True, "default": "lead"},
-            {"name": "closed", "type": "Boolean", "default": False},
-            {"name": "closes_on", "type": "DateTime"},
-            {"name": "details", "type": "Json"},
-            {"name": "code", "type": "String", "validation": {"pattern": "^[A-Z]{3}-\\d+$"}},
-        ],
-        "indexes": [{"fields": ["stage", "probability"]}],
-        "uniqueConstraints": [{"fields": ["code"]}],
-    }],
-    "relationships": [{"source": "deal", "sourceField": "company_id", "target": "companies", "targetField": "id",
-                       "type": "OneToMany", "onDelete": "Cascade"}],
-}
+# The enum example of examples/extensions: deals with a stage enum, every field type and rule, a core relationship.
+CRM = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples/extensions/crm_deals.yaml").read_text())
 
 
 def manifest(**changes):

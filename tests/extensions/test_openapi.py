@@ -1,4 +1,4 @@
-"""The tenant's OpenAPI 3.1 document, and schemathesis run against it through WSGI: no 5xx anywhere."""
+"""The tenant's OpenAPI 3.1 document; schemathesis through WSGI, with the enum example installed, finds no 5xx."""
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
