@@ -200,3 +200,40 @@ def test_many_to_many_links(client, api):
     assert client.get(links).get_json()["items"] == []
     paths = client.get(f"{api}/openapi.json").get_json()["paths"]
     assert {"/x/notes/note/{row_id}/tags", "/x/notes/note/{row_id}/tags/{target_id}"} <= set(paths)
+
+
+def test_upgrade_preview_counts_rows_and_locks_then_rolls_back(client, api):
+    """PUT plans an upgrade whose preview names the rows and locks it touches; the rollback endpoint undoes it."""
+    _install(client, api)
+    for title in ("One", "Two", "Three"):
+        client.post(f"{api}/x/acme-crm/deal", json={"title": title})
+    grown = manifest(version="1.1.0")
+    grown["tables"][0]["fields"] = [*CRM["tables"][0]["fields"], {"name": "owner", "type": "String"}]
+    body = client.put(f"{api}/extensions/acme-crm/schema", json=grown).get_json()
+    assert body["status"] == "pending" and body["migration"]["fromVersion"] == "1.0.0"
+    assert 'ALTER TABLE "plugin_crm_deal" ADD COLUMN "owner" text' in body["migration"]["sql"]
+    impact = body["preview"]
+    assert impact["tables"] == [{"table": "plugin_crm_deal", "rows": 3}] and impact["rows_affected"] == 3
+    assert any(lock.startswith("ACCESS EXCLUSIVE") for step in impact["steps"] for lock in step["locks"])
+    assert client.post(f"{api}/extensions/acme-crm/migrations/execute").get_json()["applied"] is True
+    assert client.post(f"{api}/x/acme-crm/deal", json={"title": "Four", "owner": "ada"}).status_code == 201
+    migration = body["migration"]["migrationId"]
+    rolled = client.post(f"{api}/extensions/acme-crm/migrations/{migration}/rollback").get_json()
+    assert rolled["rolledBack"] is True and rolled["migration"]["status"] == "rolled_back"
+    assert client.get(f"{api}/extensions/acme-crm/schema").get_json()["appliedVersion"] == "1.0.0"
+    unknown = client.post(f"{api}/x/acme-crm/deal", json={"title": "Five", "owner": "ada"}).get_json()["errors"]
+    assert ("owner", "unknown") in [(e["field"], e["rule"]) for e in unknown]
+    assert client.get(f"{api}/x/acme-crm/deal").get_json()["total"] == 4
+    assert client.post(f"{api}/extensions/acme-crm/migrations/9999_9.9.9/rollback").status_code == 404
+
+
+def test_destructive_upgrade_over_the_api_needs_the_flag(client, api):
+    _install(client, api)
+    client.post(f"{api}/x/acme-crm/deal", json={"title": "Has an amount", "amount": "12.5"})
+    smaller = manifest(version="2.0.0")
+    smaller["tables"][0]["fields"] = [f for f in CRM["tables"][0]["fields"] if f["name"] != "amount"]
+    refused = client.put(f"{api}/extensions/acme-crm/schema", json=smaller)
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["rule"] == "destructive"
+    allowed = client.put(f"{api}/extensions/acme-crm/schema?allow_destructive=true", json=smaller).get_json()
+    assert allowed["migration"]["allowDestructive"] is True and "ext_backup_" in allowed["migration"]["sql"]
+    assert allowed["preview"]["destructive"]
