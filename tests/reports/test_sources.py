@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -78,6 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         type(self).calls.append(self.path)
+        if "slow" in self.path:
+            time.sleep(1.5)
         if type(self).fail_first > 0:
             type(self).fail_first -= 1
             self.send_response(503)
@@ -95,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def http_server():
-    server = HTTPServer(("127.0.0.1", 0), _Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)  # a slow answer does not hold up the retry
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Handler.calls, _Handler.fail_first = [], 0
@@ -121,6 +124,14 @@ def test_http_json_reports_a_non_json_answer_and_exhausted_retries(member, http_
     _Handler.fail_first = 5
     with pytest.raises(sources.SourceError, match="HTTP 503"):
         compute(tenant, "http_json", "value", url_template=http_server + "/x?{start}", timeout=2, retries=1)
+
+
+def test_http_json_gives_up_after_its_timeout_on_every_try(member, http_server):
+    tenant, _ = member
+    started = time.monotonic()
+    with pytest.raises(sources.SourceError, match="ReadTimeout fetching .*/slow"):
+        compute(tenant, "http_json", "value", url_template=http_server + "/slow?{start}", timeout=0.5, retries=1)
+    assert len(_Handler.calls) == 2 and time.monotonic() - started < 3  # two tries of 0.5 s, not of 1.5 s
 
 
 @pytest.mark.parametrize("filters, field", [
