@@ -17,6 +17,16 @@ from strata.db import TimestampMixin, db
 DATA_TYPES = ("string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "reference")
 CARDINALITIES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many")
 ACTIONS = ("read", "create", "update", "delete")
+INT_MAX, BIGINT_MAX = 2**31 - 1, 2**63 - 1
+
+
+def parse_id(raw: Any, limit: int = INT_MAX) -> int | None:
+    """Return `raw` as a row id (a whole number from 1 to `limit`, the column type's largest), or None."""
+    text = str(raw)
+    if isinstance(raw, bool) or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 1 <= number <= limit else None
 
 
 def _created_by() -> Mapped[int | None]:

@@ -20,7 +20,15 @@ from sqlalchemy.orm import aliased
 from strata.db import db
 from strata.errors import FieldError, ValidationError
 from strata.things.access import Actor, readable_clause
-from strata.things.models import ClassRelationship, RelationshipType, Thing, ThingClass, ThingLink
+from strata.things.models import (
+    BIGINT_MAX,
+    ClassRelationship,
+    RelationshipType,
+    Thing,
+    ThingClass,
+    ThingLink,
+    parse_id,
+)
 from strata.things.schema import ClassSchema
 from strata.things.values import filter_value
 
@@ -63,7 +71,9 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(key, list) and len(key) == arity:
+        # Every cursor here is (a name, an id): anything else is not one of ours.
+        if isinstance(key, list) and len(key) == arity and isinstance(key[0], str) \
+                and isinstance(key[1], int) and parse_id(key[1], BIGINT_MAX) is not None:
             return key
     except ValueError:
         pass
@@ -74,7 +84,7 @@ def clamp_limit(raw: Any) -> int:
     """Return a page size from 1 to MAX_LIMIT (DEFAULT_LIMIT when missing); raise ValidationError."""
     if raw in (None, ""):
         return DEFAULT_LIMIT
-    if not str(raw).isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if parse_id(raw, MAX_LIMIT) is None:
         raise ValidationError.single("limit", "range", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 

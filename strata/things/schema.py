@@ -21,12 +21,14 @@ from strata.things import access, constraints, summary
 from strata.things.access import Actor
 from strata.things.models import (
     CARDINALITIES,
+    INT_MAX,
     Attribute,
     AttributeAssignment,
     ClassRelationship,
     RelationshipType,
     ThingClass,
     ThingLink,
+    parse_id,
 )
 from strata.things.values import Slot, clean_constraints, clean_rules, slot_of
 
@@ -81,7 +83,8 @@ def _name(raw: Any, label: str = "Name", field_name: str = "name") -> str:
 
 def get_class(actor: Actor, class_id: Any) -> ThingClass:
     """Return the class the actor may read; raise NotFound otherwise."""
-    cls = db.session.get(ThingClass, class_id) if str(class_id).isdigit() else None
+    key = parse_id(class_id)
+    cls = db.session.get(ThingClass, key) if key else None
     if cls is None or not actor.can("read", cls):
         raise NotFound(f"no thing class {class_id}")
     return cls
@@ -147,14 +150,15 @@ def load_schema(actor: Actor, class_id: Any, *, links: bool = True) -> ClassSche
 
     The class and its slots come in one statement; `links=False` skips the relationships (list pages
     do not show them)."""
-    if not str(class_id).isdigit():
+    key = parse_id(class_id)
+    if key is None:
         raise NotFound(f"no thing class {class_id}")
     rows = db.session.execute(
         select(ThingClass, AttributeAssignment, Attribute)
         .outerjoin(AttributeAssignment, (AttributeAssignment.thing_class_id == ThingClass.id)
                    & AttributeAssignment.is_active)
         .outerjoin(Attribute, Attribute.id == AttributeAssignment.attribute_id)
-        .where(ThingClass.id == int(class_id))
+        .where(ThingClass.id == key)
         .order_by(AttributeAssignment.position, AttributeAssignment.id)).all()
     if not rows or not actor.can("read", rows[0][0]):
         raise NotFound(f"no thing class {class_id}")
@@ -253,7 +257,8 @@ def assign(actor: Actor, class_id: Any, attribute_id: Any, *, is_required: bool 
     """Give an attribute to a class (required or not, with extra rules); return the assignment."""
     actor.require_admin()
     cls = get_class(actor, class_id)
-    attribute = db.session.get(Attribute, attribute_id) if str(attribute_id).isdigit() else None
+    key = parse_id(attribute_id)
+    attribute = db.session.get(Attribute, key) if key else None
     if attribute is None:
         raise ValidationError.single("attribute_id", "exists", "Choose an existing attribute.")
     rules = clean_constraints(attribute.data_type, rules, "assignment_rules")
@@ -275,7 +280,8 @@ def assign(actor: Actor, class_id: Any, attribute_id: Any, *, is_required: bool 
 
 def _assignment(actor: Actor, class_id: Any, assignment_id: Any) -> AttributeAssignment:
     cls = get_class(actor, class_id)
-    found = db.session.get(AttributeAssignment, assignment_id) if str(assignment_id).isdigit() else None
+    key = parse_id(assignment_id)
+    found = db.session.get(AttributeAssignment, key) if key else None
     if found is None or found.thing_class_id != cls.id:
         raise NotFound(f"no assignment {assignment_id}")
     return found
@@ -339,9 +345,11 @@ def clean_cardinality(kind: Any, minimum: Any = None, maximum: Any = None) -> di
     for key, raw in (("min", minimum), ("max", maximum)):
         if raw in (None, ""):
             continue
-        if not str(raw).strip().isdigit():
-            raise ValidationError.single(key, "type", f"{key.capitalize()} links must be a whole number of 0 or more.")
-        rules[key] = int(str(raw).strip())
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not (text.isascii() and text.isdigit()) or int(text) > INT_MAX:
+            raise ValidationError.single(key, "type", f"{key.capitalize()} links must be a whole number from 0 to "
+                                                      f"{INT_MAX}.")
+        rules[key] = int(text)
     if kind in ("one_to_one", "many_to_one") and rules.get("max", 1) != 1:
         raise ValidationError.single("max", "cardinality", f"A {kind.replace('_', '-')} relationship allows at most "
                                                            "one target per thing; leave max empty or 1.")
@@ -362,8 +370,8 @@ def add_class_relationship(actor: Actor, from_class_id: Any, values: dict[str, A
     except NotFound:
         target = None
         errors.append(FieldError("to_thing_class_id", "exists", "Choose the class to link to."))
-    raw_type = values.get("relationship_type_id")
-    rtype = db.session.get(RelationshipType, raw_type) if str(raw_type).isdigit() else None
+    type_id = parse_id(values.get("relationship_type_id"))
+    rtype = db.session.get(RelationshipType, type_id) if type_id else None
     if rtype is None:
         errors.append(FieldError("relationship_type_id", "exists", "Choose a relationship type."))
     try:
@@ -384,7 +392,8 @@ def add_class_relationship(actor: Actor, from_class_id: Any, values: dict[str, A
 
 def get_class_relationship(actor: Actor, rel_id: Any) -> ClassRelationship:
     """Return a class relationship both of whose classes the actor may read; raise NotFound."""
-    rel = db.session.get(ClassRelationship, rel_id) if str(rel_id).isdigit() else None
+    key = parse_id(rel_id)
+    rel = db.session.get(ClassRelationship, key) if key else None
     if rel is None:
         raise NotFound(f"no class relationship {rel_id}")
     get_class(actor, rel.from_thing_class_id)

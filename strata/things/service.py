@@ -22,7 +22,7 @@ from strata.db import db
 from strata.errors import FieldError, NotFound, ValidationError
 from strata.things import constraints, summary
 from strata.things.access import Actor
-from strata.things.models import ClassRelationship, Thing, ThingClass, ThingLink
+from strata.things.models import BIGINT_MAX, ClassRelationship, Thing, ThingClass, ThingLink, parse_id
 from strata.things.schema import NAME_MAX, ClassSchema, get_class, get_class_relationship, load_schema
 from strata.things.values import check_value
 
@@ -31,9 +31,10 @@ _UNIQUE_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(:key))")
 
 def get_thing(actor: Actor, thing_id: Any, *, deleted_too: bool = True) -> Thing:
     """Return a thing whose class the actor may read; raise NotFound (also for another tenant's id)."""
+    key = parse_id(thing_id, BIGINT_MAX)
     found = db.session.execute(
         select(Thing, ThingClass).join(ThingClass, ThingClass.id == Thing.thing_class_id)
-        .where(Thing.id == int(thing_id))).first() if str(thing_id).isdigit() else None
+        .where(Thing.id == key)).first() if key else None
     thing = found[0] if found else None
     if thing is None or (thing.is_deleted and not deleted_too):
         raise NotFound(f"no thing {thing_id}")
@@ -221,7 +222,10 @@ def _link_errors(rel: ClassRelationship, source: Thing, target: Thing) -> list[F
 
 def link(actor: Actor, rel_id: Any, from_id: Any, to_id: Any) -> ThingLink:
     """Link two things under a class relationship; raise ValidationError when it or its cardinality forbids it."""
-    rel = get_class_relationship(actor, rel_id)
+    try:
+        rel = get_class_relationship(actor, rel_id)
+    except NotFound:
+        raise ValidationError.single("relationship_id", "exists", "Choose an existing relationship.") from None
     errors = []
     things = {}
     for key, raw in (("from_thing_id", from_id), ("to_thing_id", to_id)):
@@ -247,7 +251,8 @@ def link(actor: Actor, rel_id: Any, from_id: Any, to_id: Any) -> ThingLink:
 
 def unlink(actor: Actor, link_id: Any) -> None:
     """Remove a link; the source class's update permission is needed, and the relationship's minimum is kept."""
-    found = db.session.get(ThingLink, int(link_id)) if str(link_id).isdigit() else None
+    key = parse_id(link_id, BIGINT_MAX)
+    found = db.session.get(ThingLink, key) if key else None
     if found is None:
         raise NotFound(f"no link {link_id}")
     source = get_thing(actor, found.from_thing_id)
