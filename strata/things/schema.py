@@ -8,6 +8,7 @@ raises one ValidationError naming each broken rule; the database's constraints b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from strata.things.models import (
 from strata.things.values import Slot, clean_constraints, clean_rules, slot_of
 
 NAME_MAX = 255
+ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # the valid_attribute_name CHECK
 _OTHER_CLASS = aliased(ThingClass, name="other_class")  # built once (see query._OTHER)
 
 
@@ -79,6 +81,12 @@ def _name(raw: Any, label: str = "Name", field_name: str = "name") -> str:
     return name
 
 
+def _description(raw: Any) -> str | None:
+    if raw is not None and not isinstance(raw, str):
+        raise ValidationError.single("description", "type", "Description must be text.")
+    return (raw or "").strip() or None
+
+
 # --- classes ------------------------------------------------------------------------------------------------------
 
 def get_class(actor: Actor, class_id: Any) -> ThingClass:
@@ -100,16 +108,18 @@ def class_by_name(actor: Actor, name: str) -> ThingClass:
 
 def _class_values(values: dict[str, Any], cls: ThingClass | None) -> dict[str, Any]:
     out, errors = {}, []
-    for key, check in (("name", _name), ("validation_rules", clean_rules), ("permissions", access.clean_permissions)):
+    for key, check in (("name", _name), ("validation_rules", clean_rules), ("permissions", access.clean_permissions),
+                       ("description", _description)):
         if key in values or (cls is None and key == "name"):
             try:
                 out[key] = check(values.get(key))
             except ValidationError as exc:
                 errors.extend(exc.errors)
-    if "description" in values:
-        out["description"] = (values["description"] or "").strip() or None
     if "is_active" in values:
-        out["is_active"] = bool(values["is_active"])
+        if isinstance(values["is_active"], bool):
+            out["is_active"] = values["is_active"]
+        else:
+            errors.append(FieldError("is_active", "type", "is_active must be true or false."))
     unknown = set(values) - {"name", "validation_rules", "permissions", "description", "is_active"}
     errors.extend(FieldError(k, "unknown_field", f"{k!r} is not a field of a thing class.") for k in sorted(unknown))
     if "name" in out and db.session.scalar(select(ThingClass.id).where(
@@ -210,16 +220,21 @@ def create_attribute(actor: Actor, values: dict[str, Any]) -> Attribute:
     actor.require_admin()
     errors: list[FieldError] = []
     data_type = values.get("data_type") or ""
-    out: dict[str, Any] = {"data_type": data_type, "description": (values.get("description") or "").strip() or None}
+    out: dict[str, Any] = {"data_type": data_type}
     name = (values.get("name") or "").strip() if isinstance(values.get("name"), str) else ""
     out["name"] = name
     if not name:
         errors.append(FieldError("name", "required", "Name must not be blank."))
+    elif not ATTRIBUTE_NAME.fullmatch(name):
+        errors.append(FieldError(*constraints.MESSAGES["valid_attribute_name"]))
     elif db.session.scalar(select(Attribute.id).where(Attribute.name == name)) is not None:
         errors.append(FieldError("name", "unique", f"An attribute named {name!r} already exists."))
     label = values.get("label")
     out["label"] = (label.strip() if isinstance(label, str) and label.strip() else name.replace("_", " ").capitalize())
-    for key, check in (("constraints", lambda: clean_constraints(data_type, values.get("constraints"))),
+    if len(out["label"]) > NAME_MAX:
+        errors.append(FieldError("label", "max_length", f"Label must be at most {NAME_MAX} characters."))
+    for key, check in (("description", lambda: _description(values.get("description"))),
+                       ("constraints", lambda: clean_constraints(data_type, values.get("constraints"))),
                        ("enum_values", lambda: _enum_values(values.get("enum_values")) if data_type == "enum" else []),
                        ("reference_class_id", lambda: _reference_class(actor, data_type, values))):
         try:
@@ -314,7 +329,11 @@ def create_relationship_type(actor: Actor, values: dict[str, Any]) -> Relationsh
     """Create a relationship type from its name and inverse name."""
     actor.require_admin()
     errors: list[FieldError] = []
-    out: dict[str, Any] = {"description": (values.get("description") or "").strip() or None}
+    out: dict[str, Any] = {}
+    try:
+        out["description"] = _description(values.get("description"))
+    except ValidationError as exc:
+        errors.extend(exc.errors)
     for key, label in (("name", "Name"), ("inverse_name", "Inverse name")):
         try:
             out[key] = _name(values.get(key), label, key)

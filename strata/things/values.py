@@ -106,6 +106,8 @@ def clean_constraints(data_type: str, raw: Any, field: str = "constraints") -> d
                 errors.append(FieldError(field, key, f"{key} must be a {data_type} value (got {value!r})."))
     if not errors and "min" in out and "max" in out and _typed(data_type, out["min"]) > _typed(data_type, out["max"]):
         errors.append(FieldError(field, "range", "min must not be greater than max."))
+    if out.get("min_length", 0) > out.get("max_length", out.get("min_length", 0)):
+        errors.append(FieldError(field, "range", "min_length must not be greater than max_length."))
     if errors:
         raise ValidationError(errors)
     return out
@@ -126,12 +128,16 @@ def clean_rules(raw: Any, names: set[str] | None = None) -> dict[str, Any]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             errors.append(FieldError("validation_rules", key, f"{key} must be a list of attribute names."))
     ordered = raw.get("ordered", [])
-    if not isinstance(ordered, list) or not all(isinstance(p, list) and len(p) == 2 for p in ordered):
+    if not isinstance(ordered, list) or not all(isinstance(p, list) and len(p) == 2
+                                                and all(isinstance(n, str) for n in p) for p in ordered):
         errors.append(FieldError("validation_rules", "ordered",
                                  'ordered must be a list of pairs like [["start", "end"]].'))
-    if "name_pattern" in raw:
+    if "name_pattern" in raw and not isinstance(raw["name_pattern"], str):
+        errors.append(FieldError("validation_rules", "name_pattern", "name_pattern must be a regular expression "
+                                                                     "in a text."))
+    elif "name_pattern" in raw:
         try:
-            re.compile(str(raw["name_pattern"]))
+            re.compile(raw["name_pattern"])
         except re.error as exc:
             errors.append(FieldError("validation_rules", "name_pattern", f"name_pattern is not a valid regular "
                                                                          f"expression ({exc})."))
