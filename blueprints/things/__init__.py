@@ -8,6 +8,8 @@ from strata.things.access import Actor
 
 def actor() -> Actor:
     """Return the signed-in member as the acting Actor of this request (one per request)."""
-    if "things_actor" not in g:
-        g.things_actor = Actor(current_user.id, g.access.role)
-    return g.things_actor
+    # Keyed on this request's access: an app context shared by several requests (tests, the CLI) keeps `g`.
+    cached = g.get("things_actor")
+    if cached is None or cached[0] is not g.access:
+        g.things_actor = cached = (g.access, Actor(current_user.id, g.access.role))
+    return cached[1]
