@@ -156,3 +156,56 @@ def test_another_tenants_ids_are_404(api, client, login, admin, make_tenant, def
 
 def test_requires_sign_in(client, tenant):
     assert client.get(f"/api/t/{tenant.slug}/things/classes").status_code == 401
+
+
+BIG = "9" * 20  # beyond bigint
+
+
+@pytest.mark.parametrize("method, path, body, field, rule", [
+    ("post", "/classes", {"name": "D", "description": 5}, "description", "type"),
+    ("post", "/classes", {"name": "D", "is_active": "false"}, "is_active", "type"),
+    ("post", "/classes", {"name": "nul\x00"}, "name", "text"),
+    ("post", "/classes", {"name": "\ud800"}, "name", "text"),
+    ("get", "/classes?prefix=a%00", None, "prefix", "text"),
+    ("get", "/classes?limit=%C2%B2", None, "limit", "range"),
+    ("get", "/classes?after=WyJhIiwgImIiXQ", None, "after", "cursor"),  # ["a", "b"]: well formed, wrong types
+    ("get", "/classes/{class}/things?after=WzEsIDJd", None, "after", "cursor"),  # [1, 2]
+    ("post", "/attributes", {"name": "a" * 120, "data_type": "string"}, "name", "format"),
+    ("post", "/attributes", {"name": "lab", "label": "L" * 256, "data_type": "string"}, "label", "max_length"),
+    ("post", "/attributes", {"name": "desc", "description": 7, "data_type": "string"}, "description", "type"),
+    ("post", "/attributes", {"name": "code", "data_type": "string", "constraints": {"min_length": 5, "max_length": 2}},
+     "constraints", "range"),
+    ("post", "/attributes", {"name": "ref", "data_type": "reference", "reference_class_id": BIG},
+     "reference_class_id", "exists"),
+    ("post", "/relationship-types", {"name": "r", "inverse_name": "ri", "description": ["x"]}, "description", "type"),
+    ("post", "/classes/{class}/assignments", {"attribute_id": BIG}, "attribute_id", "exists"),
+    ("post", "/classes/{class}/relationships", {"to_thing_class_id": BIG, "relationship_type_id": "{rtype}",
+                                                "cardinality": "many_to_many"}, "to_thing_class_id", "exists"),
+    ("post", "/classes/{class}/relationships", {"to_thing_class_id": "{class}", "relationship_type_id": BIG,
+                                                "cardinality": "many_to_many"}, "relationship_type_id", "exists"),
+    ("post", "/classes/{class}/relationships", {"to_thing_class_id": "{class}", "relationship_type_id": "{rtype}",
+                                                "cardinality": "many_to_many", "max": "²"}, "max", "type"),
+    ("post", "/classes/{class}/relationships", {"to_thing_class_id": "{class}", "relationship_type_id": "{rtype}",
+                                                "cardinality": "many_to_many", "max": BIG}, "max", "type"),
+    ("patch", "/classes/{class}", {"validation_rules": {"ordered": [[["a"], ["b"]]]}}, "validation_rules", "ordered"),
+    ("patch", "/classes/{class}", {"validation_rules": {"name_pattern": 5}}, "validation_rules", "name_pattern"),
+    ("post", "/links", {}, "relationship_id", "exists"),
+    ("post", "/links", {"relationship_id": BIG, "from_id": 1, "to_id": 2}, "relationship_id", "exists"),
+    ("post", "/links", {"relationship_id": "{rel}", "from_id": BIG, "to_id": "{thing}"}, "from_thing_id", "exists"),
+    ("post", "/classes/{class}/things", {"name": "t", "values": {"hostname": "a\x00b"}}, "values", "text"),
+])
+def test_bad_input_is_a_422_naming_the_field(api, defined, method, path, body, field, rule):
+    """Input the domain or the database cannot take is refused with the field and the rule, never a 500."""
+    thing = api.post(f"/classes/{defined['class']}/things", json={"name": "t", "values": {"hostname": "t"}},
+                     status=201).get_json()["id"]
+    rtype = api.get("/relationship-types").get_json()["items"][0]["id"]
+    ids = {"{class}": defined["class"], "{rel}": defined["rel"], "{thing}": thing, "{rtype}": rtype}
+
+    def fill(value):
+        return ids.get(value, value) if isinstance(value, str) else value
+
+    path = path.replace("{class}", str(defined["class"]))
+    kwargs = {} if body is None else {"json": {k: fill(v) for k, v in body.items()}}
+    errors = api.__getattr__(method)(path, status=422, **kwargs).get_json()["errors"]
+    assert (errors[0]["field"], errors[0]["rule"]) == (field, rule), errors
+    assert errors[0]["message"]

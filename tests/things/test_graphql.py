@@ -213,3 +213,19 @@ def test_nested_things_follow_class_permissions(client, login, viewer, tenant, m
     body = client.post(f"/api/t/{tenant.slug}/graphql", json={"query": NESTED % 10}).get_json()
     assert {n["name"]: [t["name"] for t in n["things"]["nodes"]] for n in body["data"]["classes"]["nodes"]} == \
         {"Rack open": ["visible"]}
+
+
+def test_bad_ids_cursors_and_text_are_refused_not_crashes(gql, tenant, model, actors):
+    class_id, _, _ = _graph(tenant, model, actors, 1)
+    big = "9" * 20  # beyond bigint
+    assert gql('query($i: ID!) { thing(id: $i) { name } }', {"i": big})["data"]["thing"] is None
+    refused = gql('mutation($i: ID!) { deleteThing(id: $i) { id } }', {"i": big})
+    assert refused["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    linked = gql('mutation($r: ID!) { linkThings(relationshipId: $r, fromId: "1", toId: "2") { id } }', {"r": big})
+    assert linked["errors"][0]["extensions"]["errors"] == [
+        {"field": "relationship_id", "rule": "exists", "message": "Choose an existing relationship."}]
+    cursor = gql('{ things(className: "Server", after: "WzEsIDJd") { nodes { name } } }')  # [1, 2]
+    assert cursor["errors"][0]["extensions"]["errors"][0]["field"] == "after"
+    nul = gql('mutation($c: ID!, $n: String!) { createThing(classId: $c, name: $n) { id } }',
+              {"c": str(class_id), "n": "a\x00b"}, status=422)
+    assert nul["errors"][0]["field"] == "variables" and "NUL" in nul["errors"][0]["message"]
