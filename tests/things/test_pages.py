@@ -4,7 +4,7 @@ related things both ways, soft delete and restore, and what each role sees."""
 import pytest
 
 from strata.tenancy.service import tenant_context
-from strata.things import service
+from strata.things import schema, service
 
 
 @pytest.fixture
@@ -75,6 +75,48 @@ def test_class_editor_assigns_attributes_and_relationships(client, login, admin,
     assert rel.status_code == 422 and "Choose a relationship type." in rel.get_data(as_text=True)
     still_used = client.post(f"{base}/classes/{world['rack']}/relationships/{world['holds']}/delete")
     assert still_used.status_code == 422 and "unlink those things first" in still_used.get_data(as_text=True)
+
+
+def test_class_editor_toggles_required_and_unassigns(client, login, admin, tenant, world, actors):
+    login(admin)
+    base = f"/t/{tenant.slug}/things"
+    with tenant_context(tenant.id):
+        slots = {s.name: s.assignment_id for s in schema.load_schema(actors["admin"], world["server"]).slots}
+    required = client.post(f"{base}/classes/{world['server']}/assignments/{slots['ram_gb']}/required",
+                           data={"is_required": "on"}, headers={"HX-Request": "true"})
+    assert required.status_code == 200 and 'aria-label="Ram gb required" checked' in required.get_data(as_text=True)
+    refused = client.post(f"{base}/c/{world['server']}/new", data={"name": "db-1", "v_hostname": "db-1"})
+    assert refused.status_code == 422 and "Ram gb is required." in refused.get_data(as_text=True)
+    optional = client.post(f"{base}/classes/{world['server']}/assignments/{slots['hostname']}/required", data={})
+    assert 'aria-label="Hostname required" checked' not in optional.get_data(as_text=True)
+    gone = client.post(f"{base}/classes/{world['server']}/assignments/{slots['ram_gb']}/delete",
+                       headers={"HX-Request": "true"})
+    assert gone.status_code == 200 and "ram_gb</small>" not in gone.get_data(as_text=True)
+    assert 'name="v_ram_gb"' not in _page(client, f"{base}/c/{world['server']}/new")
+    made = client.post(f"{base}/c/{world['server']}/new", data={"name": "db-1"})
+    assert made.status_code == 302  # hostname is optional now, ram_gb no longer assigned
+    with tenant_context(tenant.id):
+        assert service.get_thing(actors["admin"], world["s1"]).attribute_values == {"hostname": "web-1", "ram_gb": 16}
+
+
+def test_edit_form_shows_inline_422_errors_and_saves(client, login, editor, tenant, world, actors):
+    login(editor)
+    url = f"/t/{tenant.slug}/things/{world['s1']}/edit"
+    html = _page(client, url)
+    assert 'value="web-1"' in html and 'value="16"' in html
+    bad = client.post(url, data={"name": "web-1", "v_hostname": "x" * 21, "v_ram_gb": "0"},
+                      headers={"HX-Request": "true"})
+    body = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "Hostname must be at most 20 characters (got 21)." in body and "Ram gb must be at least 1 (got 0)." in body
+    nul = client.post(url, data={"name": "web\x00"})
+    assert nul.status_code == 422 and "name must not contain NUL characters" in nul.get_data(as_text=True)
+    good = client.post(url, data={"name": "web-1b", "v_hostname": "web-1b", "v_ram_gb": ""})
+    assert good.status_code == 302
+    assert "web-1b" in _page(client, good.headers["Location"])
+    with tenant_context(tenant.id):
+        thing = service.get_thing(actors["editor"], world["s1"])
+        assert (thing.name, thing.attribute_values) == ("web-1b", {"hostname": "web-1b"})
 
 
 def test_generated_form_shows_inline_422_errors(client, login, editor, tenant, world):
@@ -151,6 +193,25 @@ def test_soft_delete_and_restore(client, login, editor, tenant, world):
     assert client.post(f"{base}/{world['s1']}/restore").status_code == 302
     assert link in _page(client, f"{base}/c/{world['server']}/")
     assert link in _page(client, f"{base}/{world['r1']}")  # and the link came back with it
+
+
+def test_things_of_a_class_the_role_cannot_read_leave_traversals(client, login, make_user, tenant, model, actors):
+    with tenant_context(tenant.id):
+        rack, vault = model.cls("Rack"), model.cls("Vault", permissions={"read": ["editor"]})
+        holds = model.relate(rack, vault, model.rtype("holds", "is held by"), bidirectional=True)
+        r1, v1 = model.thing(rack, "Rack 1"), model.thing(vault, "Vault 1")
+        service.link(actors["editor"], holds.id, r1.id, v1.id)
+        r1_id = r1.id
+    for role, sees in (("viewer", False), ("editor", True), ("viewer", False)):
+        client.post("/logout")
+        login(make_user(), tenant=tenant, role=role)
+        assert ("Vault 1" in _page(client, f"/t/{tenant.slug}/things/{r1_id}")) is sees
+        related = client.get(f"/api/t/{tenant.slug}/things/{r1_id}/related").get_json()["items"]
+        assert [r["thing"]["name"] for r in related] == (["Vault 1"] if sees else [])
+        body = client.post(f"/api/t/{tenant.slug}/graphql", json={
+            "query": 'query($i: ID!) { thing(id: $i) { related { thing { name } } } }', "variables": {"i": str(r1_id)}})
+        names = [r["thing"]["name"] for r in body.get_json()["data"]["thing"]["related"]]
+        assert names == (["Vault 1"] if sees else [])
 
 
 @pytest.mark.parametrize("role, can_see, can_create", [("viewer", False, False), ("editor", True, True),
