@@ -9,6 +9,7 @@ offending value (`tables[0].fields[2].type`). Rules that span several parts of o
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Literal
 
@@ -182,6 +183,23 @@ def decode(text: str) -> Any:
         raise ValidationError.single("manifest", "syntax", f"The manifest is neither JSON nor YAML{where}.") from None
 
 
+def unstorable(data: Any, location: tuple = ()) -> list[FieldError]:
+    """Return errors for values PostgreSQL's jsonb cannot store: NaN or infinite numbers, NUL characters."""
+    path = json_path(location)
+    if isinstance(data, float) and not math.isfinite(data):
+        return [FieldError(path, "finite", f"{path} must be a finite number.")]
+    if isinstance(data, str) and "\x00" in data:
+        return [FieldError(path, "nul", f"{path} must not contain NUL characters.")]
+    if isinstance(data, dict):
+        errors = []
+        for key, value in data.items():
+            errors += unstorable(str(key), (*location, str(key))) or unstorable(value, (*location, str(key)))
+        return errors
+    if isinstance(data, list):
+        return [e for i, value in enumerate(data) for e in unstorable(value, (*location, i))]
+    return []
+
+
 def parse(source: str | bytes | dict[str, Any]) -> Manifest:
     """Return the Manifest in `source` (JSON/YAML text or a mapping); raise ValidationError with JSON paths."""
     data = source
@@ -197,6 +215,9 @@ def parse(source: str | bytes | dict[str, Any]) -> Manifest:
     if not isinstance(data, dict):
         raise ValidationError.single("manifest", "type", "The manifest must be an object with pluginId, version, "
                                                          "tables, enums, relationships and metadata.")
+    problems = unstorable(data)
+    if problems:
+        raise ValidationError(problems)
     try:
         return Manifest.model_validate(data)
     except PydanticError as exc:

@@ -49,6 +49,8 @@ def _float(value: Any) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ValueProblem("type", "must be a number") from None
+    except OverflowError:  # an integer beyond float's range, as JSON may carry
+        raise ValueProblem("range", "is out of range for a floating-point number") from None
     if not math.isfinite(number):
         raise ValueProblem("type", "must be a finite number")
     return number

@@ -44,6 +44,14 @@ def test_the_example_manifest_is_valid(scoped):
      ("tables[0].fields[0].validation.pattern", "value_error")),
     ({"relationships": [{"source": "deal", "sourceField": "x", "target": "companies", "type": "ManyToFew"}]},
      ("relationships[0].type", "literal_error")),
+    ({"metadata": {"namespace": "crm", "author": "Ada\u0000"}}, ("metadata.author", "nul")),
+    ({"enums": [{"name": "stage", "values": ["lead", "won\u0000"]}]}, ("enums[0].values[1]", "nul")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "Json", "default": {"x": float("nan")}}])]},
+     ("tables[0].fields[0].default.x", "finite")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "Int", "validation": {"max": float("inf")}}])]},
+     ("tables[0].fields[0].validation.max", "finite")),
+    ({"tables": [_table(fields=[{"name": "a", "type": "Float", "default": 10 ** 400}])]},
+     ("tables[0].fields[0].default", "range")),
 ])
 def test_shape_errors_carry_json_paths(changes, expected):
     assert expected in _offline(manifest(**changes))
@@ -53,6 +61,15 @@ def test_text_that_is_neither_json_nor_yaml():
     with pytest.raises(ValidationError) as caught:
         manifest_module.parse("pluginId: [unclosed")
     assert caught.value.errors[0].rule == "syntax" and "line" in caught.value.errors[0].message
+
+
+def test_values_jsonb_cannot_store_are_refused_in_yaml_too():
+    """NaN, infinities and NUL characters would only fail when the registry stores the manifest as jsonb."""
+    text = "pluginId: x\nversion: 1.0.0\nmetadata: {namespace: x}\ntables: [{name: t, fields: [{name: a, " \
+           "type: Float, default: .inf}]}]\n"
+    with pytest.raises(ValidationError) as caught:
+        manifest_module.parse(text)
+    assert [(e.field, e.rule) for e in caught.value.errors] == [("tables[0].fields[0].default", "finite")]
 
 
 @pytest.mark.parametrize("source", ["", "[1, 2]", b"\xff\xfe"])
