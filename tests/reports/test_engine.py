@@ -134,3 +134,20 @@ def test_sweep_cancels_a_dead_segment_of_a_cancelled_run(member, launch):
         assert engine.sweep(stale_after=30) == {"segments": 0, "collections": 0}
     (row,) = segments(tenant, cid)
     assert row.status == "cancelled" and "cancelled" in row.error
+
+
+def test_a_late_result_from_a_swept_attempt_is_ignored(member, launch):
+    tenant, user = member
+    _, cid = launch(tenant, user, start="2026-01-05", end="2026-01-11")
+    with tenant_context(tenant.id):
+        first = engine.claim(cid, "slow-worker", [])
+        db.session.execute(db.text("UPDATE report_data_weeks SET heartbeat_at = now() - interval '1 minute'"))
+        db.session.commit()
+        engine.sweep(stale_after=30)
+        second = engine.claim(cid, "new-worker", [])
+        assert (first.id, first.attempt, second.id, second.attempt) == (second.id, 1, first.id, 2)
+        # The first worker was only stalled and now reports: its write matches no row.
+        engine.claim(cid, "slow-worker", [], engine.Outcome(first.id, 1, "completed", {"days": 99.0}), take=False)
+        engine.claim(cid, "new-worker", [], engine.Outcome(second.id, 2, "completed", {"days": 7.0}), take=False)
+    (row,) = segments(tenant, cid)
+    assert (row.status, row.attempts, row.result_data, row.row_count) == ("completed", 2, {"days": 7.0}, 1)
