@@ -110,7 +110,7 @@ def update_class(class_id: int):
 def assign(class_id: int):
     """Assign an attribute to a class (admins): {attribute_id, is_required, assignment_rules}."""
     body = _body()
-    made = schema.assign(actor(), class_id, body.get("attribute_id"), is_required=bool(body.get("is_required")),
+    made = schema.assign(actor(), class_id, body.get("attribute_id"), is_required=body.get("is_required"),
                          rules=body.get("assignment_rules"))
     return _saved({"id": made.id, "attribute_id": made.attribute_id, "is_required": made.is_required,
                    "assignment_rules": made.assignment_rules}, 201)
@@ -119,7 +119,7 @@ def assign(class_id: int):
 @bp.patch("/classes/<int:class_id>/assignments/<int:assignment_id>")
 def set_required(class_id: int, assignment_id: int):
     """Make an assigned attribute required or optional (admins): {is_required}."""
-    made = schema.set_required(actor(), class_id, assignment_id, bool(_body().get("is_required")))
+    made = schema.set_required(actor(), class_id, assignment_id, _body().get("is_required"))
     return _saved({"id": made.id, "is_required": made.is_required})
 
 

@@ -81,6 +81,12 @@ def _name(raw: Any, label: str = "Name", field_name: str = "name") -> str:
     return name
 
 
+def _flag(raw: Any, field_name: str) -> bool:
+    if raw is None or isinstance(raw, bool):
+        return bool(raw)
+    raise ValidationError.single(field_name, "type", f"{field_name} must be true or false.")
+
+
 def _description(raw: Any) -> str | None:
     if raw is not None and not isinstance(raw, str):
         raise ValidationError.single("description", "type", "Description must be text.")
@@ -272,6 +278,7 @@ def assign(actor: Actor, class_id: Any, attribute_id: Any, *, is_required: bool 
     """Give an attribute to a class (required or not, with extra rules); return the assignment."""
     actor.require_admin()
     cls = get_class(actor, class_id)
+    is_required = _flag(is_required, "is_required")
     key = parse_id(attribute_id)
     attribute = db.session.get(Attribute, key) if key else None
     if attribute is None:
@@ -283,7 +290,7 @@ def assign(actor: Actor, class_id: Any, attribute_id: Any, *, is_required: bool 
         raise ValidationError.single("attribute_id", "unique", f"{attribute.label} is already assigned to {cls.name}.")
     position = db.session.scalar(select(func.coalesce(func.max(AttributeAssignment.position), 0) + 1).where(
         AttributeAssignment.thing_class_id == cls.id))
-    assignment = AttributeAssignment(thing_class_id=cls.id, attribute_id=attribute.id, is_required=bool(is_required),
+    assignment = AttributeAssignment(thing_class_id=cls.id, attribute_id=attribute.id, is_required=is_required,
                                      assignment_rules=rules, position=position, created_by=actor.user_id)
     with constraints.translated():
         db.session.add(assignment)
@@ -306,9 +313,9 @@ def set_required(actor: Actor, class_id: Any, assignment_id: Any, is_required: b
     """Make an assigned attribute required or optional for its class."""
     actor.require_admin()
     assignment = _assignment(actor, class_id, assignment_id)
-    assignment.is_required = bool(is_required)
+    assignment.is_required = is_required = _flag(is_required, "is_required")
     audit.record("thing_class", assignment.thing_class_id, "update", actor.user_id,
-                 {"assignment": assignment.id, "is_required": bool(is_required)}, "Changed a required flag")
+                 {"assignment": assignment.id, "is_required": is_required}, "Changed a required flag")
     return assignment
 
 
@@ -397,10 +404,14 @@ def add_class_relationship(actor: Actor, from_class_id: Any, values: dict[str, A
         rules = clean_cardinality(values.get("cardinality"), values.get("min"), values.get("max"))
     except ValidationError as exc:
         errors.extend(exc.errors)
+    try:
+        bidirectional = _flag(values.get("is_bidirectional"), "is_bidirectional")
+    except ValidationError as exc:
+        errors.extend(exc.errors)
     if errors:
         raise ValidationError(errors)
     rel = ClassRelationship(from_thing_class_id=source.id, to_thing_class_id=target.id, relationship_type_id=rtype.id,
-                            cardinality_rules=rules, is_bidirectional=bool(values.get("is_bidirectional")),
+                            cardinality_rules=rules, is_bidirectional=bidirectional,
                             created_by=actor.user_id)
     with constraints.translated():
         db.session.add(rel)

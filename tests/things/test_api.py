@@ -179,6 +179,11 @@ BIG = "9" * 20  # beyond bigint
      "reference_class_id", "exists"),
     ("post", "/relationship-types", {"name": "r", "inverse_name": "ri", "description": ["x"]}, "description", "type"),
     ("post", "/classes/{class}/assignments", {"attribute_id": BIG}, "attribute_id", "exists"),
+    ("post", "/classes/{class}/assignments", {"attribute_id": "{attribute}", "is_required": "false"}, "is_required",
+     "type"),
+    ("post", "/classes/{class}/relationships", {"to_thing_class_id": "{class}", "relationship_type_id": "{rtype}",
+                                                "cardinality": "many_to_many", "is_bidirectional": "no"},
+     "is_bidirectional", "type"),
     ("post", "/classes/{class}/relationships", {"to_thing_class_id": BIG, "relationship_type_id": "{rtype}",
                                                 "cardinality": "many_to_many"}, "to_thing_class_id", "exists"),
     ("post", "/classes/{class}/relationships", {"to_thing_class_id": "{class}", "relationship_type_id": BIG,
@@ -199,7 +204,9 @@ def test_bad_input_is_a_422_naming_the_field(api, defined, method, path, body, f
     thing = api.post(f"/classes/{defined['class']}/things", json={"name": "t", "values": {"hostname": "t"}},
                      status=201).get_json()["id"]
     rtype = api.get("/relationship-types").get_json()["items"][0]["id"]
-    ids = {"{class}": defined["class"], "{rel}": defined["rel"], "{thing}": thing, "{rtype}": rtype}
+    attribute = api.post("/attributes", json={"name": "spare", "data_type": "string"}, status=201).get_json()["id"]
+    ids = {"{class}": defined["class"], "{rel}": defined["rel"], "{thing}": thing, "{rtype}": rtype,
+           "{attribute}": attribute}
 
     def fill(value):
         return ids.get(value, value) if isinstance(value, str) else value
