@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -47,6 +49,32 @@ class BigIdConverter(IdConverter):
     limit = 2**63 - 1
 
 
+def _unstorable(value: Any) -> bool:
+    """True if `value` holds, anywhere, a text PostgreSQL cannot store (a NUL character, a lone surrogate)."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return True
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(item) for item in value)
+    return False
+
+
+def refuse_unstorable_text() -> None:
+    """Before every view: raise ValidationError (422) naming the input whose text the database cannot store."""
+    body = request.get_json(silent=True) if request.is_json else None
+    fields = [*request.args.items(multi=True), *request.form.items(multi=True),
+              *(body.items() if isinstance(body, dict) else [("body", body)])]
+    bad = next((name for name, value in fields if _unstorable(name) or _unstorable(value)), None)
+    if bad is not None:
+        name = bad if not _unstorable(bad) else "a field name"
+        raise ValidationError.single(name, "text", f"{name} must not contain NUL characters or invalid Unicode.")
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -71,6 +99,7 @@ def init_app(app: Flask) -> None:
     def _ids_in_range(endpoint: str | None, values: dict | None) -> None:
         if values and any(isinstance(value, _OutOfRange) for value in values.values()):
             abort(404)
+    app.before_request(refuse_unstorable_text)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"

@@ -16,14 +16,13 @@ from typing import Any
 from flask import request
 
 from blueprints import tenant_blueprint
-from blueprints.things import actor, refuse_unstorable_text
+from blueprints.things import actor
 from strata.db import db
 from strata.errors import ValidationError
 from strata.things import query, schema, service
 from strata.things.models import Attribute, RelationshipType, Thing, ThingClass
 
 bp = tenant_blueprint("things_api", __name__, api=True, url_prefix="/things")
-bp.before_request(refuse_unstorable_text)
 _RESERVED = ("q", "limit", "after", "deleted")
 
 

@@ -14,7 +14,7 @@ from flask import flash, redirect, render_template, request, url_for
 from htmx_flask import make_response
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
-from blueprints.things import actor, refuse_unstorable_text
+from blueprints.things import actor
 from strata.accounts.models import ROLES
 from strata.db import current_scope, db
 from strata.errors import ValidationError
@@ -22,7 +22,6 @@ from strata.things import access, query, schema, summary
 from strata.things.models import ACTIONS, CARDINALITIES, DATA_TYPES
 
 bp = tenant_blueprint("thing_classes", __name__, url_prefix="/things")
-bp.before_request(refuse_unstorable_text)
 
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:

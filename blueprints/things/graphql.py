@@ -10,12 +10,11 @@ from __future__ import annotations
 from flask import render_template, request
 
 from blueprints import role_required, tenant_blueprint
-from blueprints.things import actor, refuse_unstorable_text
+from blueprints.things import actor
 from strata.db import db
 from strata.things import gql
 
 bp = tenant_blueprint("things_graphql", __name__, api=True)
-bp.before_request(refuse_unstorable_text)
 
 
 @bp.post("/graphql")

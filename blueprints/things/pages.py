@@ -13,7 +13,7 @@ from htmx_flask import make_response
 from sqlalchemy import select
 
 from blueprints import page_or_partial, tenant_blueprint
-from blueprints.things import actor, refuse_unstorable_text
+from blueprints.things import actor
 from strata.db import db
 from strata.errors import FieldError, ValidationError
 from strata.things import query, schema, service
@@ -21,7 +21,6 @@ from strata.things.models import Thing
 from strata.things.values import display
 
 bp = tenant_blueprint("things", __name__, url_prefix="/things")
-bp.before_request(refuse_unstorable_text)
 RESERVED = ("q", "after", "f_field", "f_op", "f_value")
 INPUT_TYPES = {"integer": "number", "date": "date", "datetime": "datetime-local", "reference": "number"}
 

@@ -55,16 +55,24 @@ def test_create_stream_then_dashboard_never_shows_key(signed_in, tenant):
     ("stall_after_seconds", "5", "Stall alarm must be a whole number"),
     ("stall_after_seconds", "\u00b2", "Stall alarm must be a whole number"),
     ("stall_after_seconds", "9" * 5000, "Stall alarm must be a whole number"),
-    ("base_url", "http://stream.example.test\x00x", "Base URL must be an http(s) address"),
     ("base_url", "http://stream.example.test:99999", "Base URL has an invalid port"),
     ("base_url", "http://stream.example.test:abc", "Base URL has an invalid port"),
-    ("stream_key", "s3cret\x00key", "Stream key must be at most 200 characters"),
 ])
 def test_bad_input_is_422_with_the_form_and_nothing_written(signed_in, tenant, field, value, rule_text):
     response = signed_in.post(f"/t/{tenant.slug}/streams/", data={**GOOD, field: value}, headers=HX)
     assert response.status_code == 422
     body = response.get_data(as_text=True)
     assert 'id="stream-form"' in body and rule_text in body
+    with tenant_context(tenant.id):
+        assert db.session.scalar(select(StreamMetadata)) is None
+
+
+@pytest.mark.parametrize("field, value", [("base_url", "http://stream.example.test\x00x"),
+                                          ("stream_key", "s3cret\x00key")])
+def test_nul_in_a_field_is_422_naming_it_and_nothing_written(signed_in, tenant, field, value):
+    response = signed_in.post(f"/t/{tenant.slug}/streams/", data={**GOOD, field: value}, headers=HX)
+    assert response.status_code == 422
+    assert f"{field} must not contain NUL characters" in response.get_data(as_text=True)
     with tenant_context(tenant.id):
         assert db.session.scalar(select(StreamMetadata)) is None
 
@@ -168,8 +176,8 @@ def test_events_log_filters_detail_and_retry(signed_in, tenant):
     by_type = signed_in.get(base + "?event_type=changed").get_data(as_text=True)
     assert "01234567" in by_type and "Could not store" not in by_type
     for query, message in (("status=weird", "Status must be one of"),
-                           ("company_number=AB%00C", "Company number must be at most 20 characters"),
-                           ("event_type=x%00", "Event type must be at most 40 characters"),
+                           ("company_number=AB%00C", "company_number must not contain NUL characters"),
+                           ("event_type=x%00", "event_type must not contain NUL characters"),
                            ("page=%C2%B2", "Page must be a whole number"), ("page=" + "9" * 5000, "Page must be")):
         bad = signed_in.get(f"{base}?{query}", headers=HX)
         assert bad.status_code == 422 and message in bad.get_data(as_text=True), query

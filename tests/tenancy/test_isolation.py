@@ -10,6 +10,7 @@ from blueprints import tenant_blueprint
 from strata import audit
 from strata.db import db
 from strata.tenancy.service import tenant_context
+from tests.routes import rule_url as _url
 from tests.tenancy import jobs
 from workers import enqueue
 
@@ -18,15 +19,6 @@ def _tenant_rules(app):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(("/t/<slug>", "/api/t/<slug>")):
             yield rule
-
-
-def _url(rule, slug: str) -> str:
-    """Build the rule's URL for `slug`, with 1 for numbers and the first choice of any(…) parts."""
-    values = {"slug": slug}
-    for name, converter in rule._converters.items():
-        if name != "slug":
-            values[name] = sorted(converter.items)[0] if isinstance(converter, AnyConverter) else 1
-    return rule.build(values)[1]
 
 
 def _mark(tenant, summary: str) -> None:
