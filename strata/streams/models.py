@@ -59,6 +59,8 @@ class StreamMetadata(db.Model):
     connection_status: Mapped[str] = mapped_column(Text, default="disconnected", server_default="disconnected")
     resync_needed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     error_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Kept by triggers on stream_events_log (migration t0008): the dashboard never counts the log.
+    events_logged: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -34,3 +34,22 @@ def test_consumes_backlog_into_log_companies_and_checkpoint(simulator, make_stre
             assert company.company_status == event.event_data["data"]["company_status"]
         elif company is not None:
             assert company.stream_event_type == "deleted" and company.company_status == "removed"
+
+
+def test_event_counter_follows_the_log_without_counting_it(simulator, make_stream, consumer):
+    """`events_logged` is kept by the log's triggers: batches add, deletes subtract; stats read it and failed rows."""
+    from strata.streams import service
+
+    sim = simulator(backlog=120, pool=30, malformed_rate=0.05)
+    first = sim.config.first_timepoint
+    stream_id = make_stream(sim.url, last_timepoint=first - 1)
+    with consumer(stream_id):
+        assert wait_for(lambda: db.session.get(StreamMetadata, stream_id).last_timepoint == first + 119)
+    db.session.expire_all()
+    stream = db.session.get(StreamMetadata, stream_id)
+    assert stream.events_logged == _count() > 120
+    stats = service.stats(stream)
+    assert stats.total == _count() and stats.failed == _count(StreamEvent.processing_status == "failed") > 0
+    db.session.execute(StreamEvent.__table__.delete().where(StreamEvent.processing_status == "failed"))
+    db.session.expire_all()
+    assert db.session.get(StreamMetadata, stream_id).events_logged == _count() >= 120
