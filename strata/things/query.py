@@ -9,12 +9,13 @@ and dates as their ISO text. A cursor is the opaque position after the last row 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Numeric, cast, column, func, not_, select, table, true, tuple_
+from sqlalchemy import BigInteger, Integer, Numeric, bindparam, cast, column, func, not_, select, table, true, tuple_
 from sqlalchemy.orm import aliased
 
 from strata.db import db
@@ -180,6 +181,20 @@ def _conditions(schema: ClassSchema, filters: list[Filter], values) -> list:
     return conditions
 
 
+@functools.cache
+def _window(with_q: bool, with_position: bool):
+    """Return the next SCAN_WINDOW live things of a class in name order, as a subquery built once per shape
+    (a subquery built per call regenerates its column collection each time); values come as parameters."""
+    things = _THINGS
+    stmt = select(things).where(things.c.thing_class_id == bindparam("class_id"), not_(things.c.is_deleted))
+    if with_q:
+        stmt = stmt.where(things.c.name.ilike(bindparam("pattern", type_=things.c.name.type), escape="\\"))
+    if with_position:
+        stmt = stmt.where(tuple_(things.c.name, things.c.id) > tuple_(
+            bindparam("after_name", type_=things.c.name.type), bindparam("after_id", type_=things.c.id.type)))
+    return stmt.order_by(things.c.name, things.c.id).limit(SCAN_WINDOW).subquery("window")
+
+
 def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *, q: str | None = None,
                 limit: Any = None, after: str | None = None, deleted: bool = False) -> Page:
     """Return one page of the class's things (or its deleted ones), by name, filtered; NotFound if unreadable.
@@ -205,9 +220,13 @@ def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *
     stmt = stmt.order_by(things.c.name, things.c.id)
     rows: list[Any] = []
     if filtered and not deleted:
-        window = stmt.limit(SCAN_WINDOW).subquery("window")
+        window, params = _window(bool(q), bool(position)), {"class_id": schema.cls.id}
+        if q:
+            params["pattern"] = f"%{escaped}%"
+        if position:
+            params["after_name"], params["after_id"] = position
         near = select(window).where(*_conditions(schema, list(filters), window.c.attribute_values))
-        rows = db.session.execute(near.order_by(window.c.name, window.c.id).limit(limit + 1)).all()
+        rows = db.session.execute(near.order_by(window.c.name, window.c.id).limit(limit + 1), params).all()
     if len(rows) <= limit:
         if filtered:
             # Once psycopg prepares this statement (5th run on a connection), PostgreSQL may switch to a

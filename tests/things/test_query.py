@@ -31,6 +31,11 @@ def test_filters_find_matches_near_and_far(scoped, model, actors):
     blue, cursor = names([Filter("colour", "eq", "blue")])
     assert blue == [f"part {i:05}" for i in (n - 2, n - 1, n)] and cursor is None
     assert names([Filter("colour", "eq", "green")]) == ([], None)
+    # a name search and a cursor narrow the window too: "part 001%" holds parts 100-199, ten of them red
+    near, cursor = names([Filter("colour", "eq", "red")], q="part 001", limit=4)
+    assert near == [f"part {i:05}" for i in (100, 110, 120, 130)]
+    assert names([Filter("colour", "eq", "red")], q="part 001", limit=10, after=cursor)[0] == [
+        f"part {i:05}" for i in (140, 150, 160, 170, 180, 190)]
 
 
 def test_class_search_by_prefix_any_case_with_cursor(scoped, model, actors):
