@@ -1,4 +1,4 @@
-"""`flask extensions …`: list a tenant's extensions, verify migration checksums, apply and roll back."""
+"""`flask extensions …`: install a manifest file, list a tenant's extensions, verify checksums, apply, roll back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from strata.errors import NotFound, ValidationError
 
-extensions_cli = AppGroup("extensions", help="List, verify, apply and roll back a tenant's extensions.")
+extensions_cli = AppGroup("extensions", help="Install, list, verify, apply and roll back a tenant's extensions.")
 
 
 def _tenant(slug: str):
@@ -52,6 +52,36 @@ def verify_command(slug: str) -> None:
                 click.echo(f"{row.plugin_id}\t{migration.migration_id}\t{migration.status}\t{verdict}")
     if changed:
         sys.exit(1)
+
+
+@extensions_cli.command("install")
+@click.argument("slug")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
+@click.option("--allow-destructive", is_flag=True, help="Allow an upgrade that drops or narrows (data is backed up).")
+@click.option("--plan-only", is_flag=True, help="Register and plan the migration; do not apply it.")
+def install_command(slug: str, manifest: str, allow_destructive: bool, plan_only: bool) -> None:
+    """Register the JSON or YAML MANIFEST in tenant SLUG (an upgrade if its plugin is registered) and apply it."""
+    from strata.extensions import registry
+    from strata.extensions.manifest import parse
+    from strata.tenancy.service import tenant_context
+
+    with open(manifest, "rb") as handle:
+        source = handle.read()
+    try:
+        with tenant_context(_tenant(slug).id):
+            plugin_id = parse(source).pluginId
+            known = plugin_id in {row.plugin_id for row in registry.list_schemas()}
+            if known:
+                _, migration = registry.upgrade(plugin_id, source, actor="cli", allow_destructive=allow_destructive)
+            else:
+                _, migration = registry.register(source, actor="cli", allow_destructive=allow_destructive)
+            click.echo(f"{plugin_id}: migration {migration.migration_id} planned")
+    except ValidationError as exc:
+        for error in exc.errors:
+            click.secho(f"Error: {error.message} ({error.field}, rule {error.rule})", fg="red", err=True)
+        sys.exit(1)
+    if not plan_only:
+        _run(slug, lambda executor: executor.execute(plugin_id))
 
 
 @extensions_cli.command("apply")
