@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from flask import g
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from blueprints import tenant_blueprint
 from strata.accounts import service as accounts
@@ -15,11 +16,12 @@ bp = tenant_blueprint("api", __name__, api=True)
 
 @bp.get("/")
 def root():
-    """Return the tenant and the caller's role in it."""
+    """Return the tenant, the caller's role in it and the CSRF token that writes (X-CSRFToken header) must carry."""
     a = g.access
     return {
         "tenant": {"id": a.tenant_id, "slug": a.slug, "name": a.name, "timezone": a.timezone},
         "user": {"id": current_user.id, "email": current_user.email, "role": a.role},
+        "csrf_token": generate_csrf(),
     }
 
 

@@ -124,3 +124,15 @@ def test_htmx_post_without_csrf_header_is_400(csrf_client, make_user, make_tenan
                                    headers={"HX-Request": "true", "X-CSRFToken": header_token})
     assert with_header.status_code == 422  # reached the view: that account does not exist
     assert "No account uses nobody@example.com" in with_header.get_data(as_text=True)
+
+
+def test_json_clients_get_the_csrf_token_from_the_api_root(csrf_client, make_user, make_tenant):
+    user = make_user()
+    tenant = make_tenant(members={user: "admin"})
+    token = _token(csrf_client.get("/login").get_data(as_text=True))
+    csrf_client.post("/login", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
+    api = f"/api/t/{tenant.slug}"
+    assert csrf_client.post(f"{api}/companies", json={"name": "Acme"}).status_code == 400
+    header = {"X-CSRFToken": csrf_client.get(f"{api}/").get_json()["csrf_token"]}
+    created = csrf_client.post(f"{api}/companies", json={"name": "Acme"}, headers=header)
+    assert created.status_code == 201 and created.get_json()["name"] == "Acme"
