@@ -113,8 +113,10 @@ def clean_constraints(data_type: str, raw: Any, field: str = "constraints") -> d
     return out
 
 
-def clean_rules(raw: Any, names: set[str] | None = None) -> dict[str, Any]:
-    """Return `raw` as class validation rules; raise ValidationError (unknown attribute names too)."""
+def clean_rules(raw: Any) -> dict[str, Any]:
+    """Return `raw` as class validation rules; raise ValidationError naming the broken rule.
+
+    Rules may name attributes the class is not assigned yet; they apply once it is."""
     if raw is None or raw == "":
         return {}
     if not isinstance(raw, dict):
