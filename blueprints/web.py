@@ -12,7 +12,8 @@ from werkzeug.routing import IntegerConverter
 
 from blueprints import TENANT_NAV
 from strata.accounts.service import load_user, tenants_of
-from strata.core import login_manager
+from strata.accounts.tokens import user_for_token
+from strata.core import bearer_token, login_manager
 from strata.db import clear_scope, db
 from strata.errors import Forbidden, NotFound, ValidationError
 
@@ -106,8 +107,15 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(user_id: str):
+        if bearer_token() is not None:
+            return None  # a token request is authenticated by its token alone, never by the session
         user = load_user(int(user_id))
         return user if user is not None and user.is_active else None
+
+    @login_manager.request_loader
+    def _load_from_token(req):
+        token = bearer_token()
+        return user_for_token(token) if token is not None else None
 
     @login_manager.unauthorized_handler
     def _unauthorized():

@@ -1,16 +1,17 @@
-"""Sign-up, sign-in and sign-out."""
+"""Sign-up, sign-in, sign-out and the user's API tokens."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from strata.accounts import service
+from strata.accounts import tokens as api_tokens
 from strata.accounts.ratelimit import LoginThrottle
 from strata.core import queues
-from strata.errors import ValidationError
+from strata.errors import NotFound, ValidationError
 
 bp = Blueprint("auth", __name__)
 
@@ -87,3 +88,29 @@ def logout():
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """List the user's API tokens; on POST create one and show it once (422 with the form on bad input)."""
+    created, errors, status = None, {}, 200
+    if request.method == "POST":
+        try:
+            created = api_tokens.create_token(current_user.id, request.form.get("name", ""))
+        except ValidationError as exc:
+            errors, status = exc.by_field(), 422
+    return render_template("auth/tokens.html", tokens=api_tokens.list_tokens(current_user.id), created=created,
+                           errors=errors, name=request.form.get("name", "") if errors else ""), status
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of the user's tokens and return to the list (404 for anyone else's)."""
+    try:
+        token = api_tokens.revoke_token(current_user.id, token_id)
+    except NotFound:
+        abort(404)
+    flash(f"Token {token.name!r} is revoked; requests with it are refused from now on.", "info")
+    return redirect(url_for("auth.tokens"))

@@ -84,8 +84,11 @@ def _operation(route: Route, method: str, parameters: list[dict[str, Any]]) -> d
 
 def _base(title: str) -> APISpec:
     spec = APISpec(title=title, version="1.0.0", openapi_version="3.1.0",
-                   info={"description": "JSON API of one Strata tenant. Sign in first; the session cookie "
-                                        "authenticates every call."})
+                   info={"description": "JSON API of one Strata tenant. Authenticate with an API token "
+                                        "(`Authorization: Bearer <token>`, made on the API tokens page), or "
+                                        "with the signed-in session cookie, whose writes carry the "
+                                        "`csrf_token` of `GET /` in an `X-CSRFToken` header."})
+    spec.components.security_scheme("token", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "session"})
     schema = Manifest.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in schema.pop("$defs", {}).items():
@@ -113,7 +116,7 @@ def build(routes: list[Route], installed: Installed, *, title: str, server: str)
         spec.path(path=path.replace("/api/t/{slug}", "", 1) or "/", operations=operations)
     document = spec.to_dict()
     document["servers"] = [{"url": server}]
-    document["security"] = [{"session": []}]
+    document["security"] = [{"token": []}, {"session": []}]
     return document
 
 
