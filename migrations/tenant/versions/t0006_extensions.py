@@ -13,6 +13,7 @@ A disabled extension has `deactivated_at` set; its data stays.
 
 import sqlalchemy as sa
 from alembic import op
+from psycopg import sql
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 revision = "t0006_extensions"
@@ -82,9 +83,11 @@ def upgrade() -> None:
     op.create_index("idx_extension_migrations_created", "extension_migrations", ["created_at"])
 
 
+_DROPS = {"TABLE": sql.SQL("DROP TABLE IF EXISTS {} CASCADE"), "TYPE": sql.SQL("DROP TYPE IF EXISTS {} CASCADE")}
+
+
 def _drop(kind: str, name: str) -> None:
-    quoted = '"' + name.replace('"', '""') + '"'
-    op.execute(f"DROP {kind} IF EXISTS {quoted} CASCADE")
+    op.execute(_DROPS[kind].format(sql.Identifier(name)).as_string(None))
 
 
 def downgrade() -> None:
