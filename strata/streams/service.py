@@ -254,8 +254,8 @@ class Stats:
 
 def stats(stream: StreamMetadata, minutes: int = 30) -> Stats:
     """Return event counts, the events-per-minute series of the last `minutes`, lag and the stall alarm."""
-    # The total is a counter kept by triggers; failed events come from a partial index (t0008).
-    total = db.session.scalar(select(StreamMetadata.events_logged).where(StreamMetadata.id == stream.id)) or 0
+    # The total is a counter kept by triggers (read with `stream`); failed events come from a partial index (t0008).
+    total = stream.events_logged or 0
     failed = db.session.scalar(select(func.count()).select_from(StreamEvent).where(
         StreamEvent.stream_id == stream.id, StreamEvent.processing_status == "failed"))
     now = datetime.now(UTC)
