@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -11,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from blueprints import TENANT_NAV
+from strata import limits
 from strata.accounts.service import load_user, tenants_of
 from strata.accounts.tokens import user_for_token
 from strata.core import bearer_token, login_manager
@@ -50,30 +49,30 @@ class BigIdConverter(IdConverter):
     limit = 2**63 - 1
 
 
-def _unstorable(value: Any) -> bool:
-    """True if `value` holds, anywhere, a text PostgreSQL cannot store (a NUL character, a lone surrogate)."""
-    if isinstance(value, str):
+def guard_input() -> None:
+    """Before every view: refuse, with a 413 or a 422 naming the field, input beyond `strata.limits`.
+
+    The JSON body is parsed here once (views read the cached result) and walked without
+    recursion: too deep, too wide, a number beyond a bigint or not finite, or text the database
+    cannot store (a NUL character, a lone surrogate). Query and form fields are checked for text,
+    and paging parameters for range.
+    """
+    fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
+    for name, value in fields:
+        bad = limits.problem(name, 0, name) or limits.problem(name, 0, value)
+        if bad is not None:
+            label = name if limits.problem(name, 0, name) is None else "a field name"
+            raise ValidationError.single(label, bad.rule, bad.message.replace(name, label, 1))
+    limits.check_paging(request.args)
+    if request.is_json and request.content_length:
+        if request.content_length > limits.MAX_JSON_BYTES:
+            abort(413, f"A JSON body may be at most {limits.MAX_JSON_BYTES // 1024} kB.")
         try:
-            value.encode()
-        except UnicodeEncodeError:
-            return True
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_unstorable(key) or _unstorable(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_unstorable(item) for item in value)
-    return False
-
-
-def refuse_unstorable_text() -> None:
-    """Before every view: raise ValidationError (422) naming the input whose text the database cannot store."""
-    body = request.get_json(silent=True) if request.is_json else None
-    fields = [*request.args.items(multi=True), *request.form.items(multi=True),
-              *(body.items() if isinstance(body, dict) else [("body", body)])]
-    bad = next((name for name, value in fields if _unstorable(name) or _unstorable(value)), None)
-    if bad is not None:
-        name = bad if not _unstorable(bad) else "a field name"
-        raise ValidationError.single(name, "text", f"{name} must not contain NUL characters or invalid Unicode.")
+            body = request.get_json(silent=True)
+        except RecursionError:
+            message = f"body nests deeper than {limits.MAX_DEPTH} levels."
+            raise ValidationError.single("body", "depth", message) from None
+        limits.check(body)
 
 
 def _wants_json() -> bool:
@@ -100,7 +99,7 @@ def init_app(app: Flask) -> None:
     def _ids_in_range(endpoint: str | None, values: dict | None) -> None:
         if values and any(isinstance(value, _OutOfRange) for value in values.values()):
             abort(404)
-    app.before_request(refuse_unstorable_text)
+    app.before_request(guard_input)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"

@@ -8,7 +8,6 @@ offending value (`tables[0].fields[2].type`). Rules that span several parts of o
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any, Literal
@@ -17,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
+from strata import limits
 from strata.errors import FieldError, ValidationError
 
 SCALAR_TYPES = ("String", "Int", "Float", "Boolean", "DateTime", "Decimal", "Json")
@@ -170,34 +170,40 @@ def json_path(location: tuple) -> str:
 
 
 def decode(text: str) -> Any:
-    """Return the data of JSON or YAML `text`; raise ValidationError naming the line if it is neither."""
+    """Return the data of JSON or YAML `text`; raise ValidationError naming the line if it is neither.
+
+    Both go through `strata.limits`: a size cap, bounded nesting, no YAML aliases, numbers within a bigint.
+    """
     try:
-        return json.loads(text)
-    except ValueError:
-        pass
+        return limits.load_json(text, "manifest")
+    except ValidationError as exc:
+        if exc.errors[0].rule != "syntax":
+            raise
     try:
-        return yaml.safe_load(text)
+        return limits.load_yaml(text, "manifest")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise ValidationError.single("manifest", "syntax", f"The manifest is neither JSON nor YAML{where}.") from None
 
 
-def unstorable(data: Any, location: tuple = ()) -> list[FieldError]:
-    """Return errors for values PostgreSQL's jsonb cannot store: NaN or infinite numbers, NUL characters."""
-    path = json_path(location)
-    if isinstance(data, float) and not math.isfinite(data):
-        return [FieldError(path, "finite", f"{path} must be a finite number.")]
-    if isinstance(data, str) and "\x00" in data:
-        return [FieldError(path, "nul", f"{path} must not contain NUL characters.")]
-    if isinstance(data, dict):
-        errors = []
-        for key, value in data.items():
-            errors += unstorable(str(key), (*location, str(key))) or unstorable(value, (*location, str(key)))
-        return errors
-    if isinstance(data, list):
-        return [e for i, value in enumerate(data) for e in unstorable(value, (*location, i))]
-    return []
+def unstorable(data: Any) -> list[FieldError]:
+    """Return errors for values PostgreSQL's jsonb cannot store (NaN or infinite numbers, NUL characters)
+    and for values beyond `strata.limits` (nesting, width, numbers beyond a bigint), found without recursion."""
+    errors = []
+    for path, depth, value in limits.walk(data):
+        path = path or "manifest"
+        if isinstance(value, float) and not math.isfinite(value):
+            errors.append(FieldError(path, "finite", f"{path} must be a finite number."))
+        elif isinstance(value, str) and "\x00" in value:
+            errors.append(FieldError(path, "nul", f"{path} must not contain NUL characters."))
+        else:
+            found = limits.problem(path, depth, value)
+            if found is not None:
+                errors.append(found)
+        if len(errors) >= 50 or (errors and errors[-1].rule in ("depth", "width")):
+            break
+    return sorted(errors, key=lambda e: e.field)
 
 
 def parse(source: str | bytes | dict[str, Any]) -> Manifest:

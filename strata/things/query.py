@@ -76,7 +76,7 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
         if isinstance(key, list) and len(key) == arity and isinstance(key[0], str) \
                 and isinstance(key[1], int) and parse_id(key[1], BIGINT_MAX) is not None:
             return key
-    except ValueError:
+    except (ValueError, RecursionError):  # a crafted cursor may nest deeper than the JSON decoder recurses
         pass
     raise ValidationError.single("after", "cursor", "The page cursor is not valid; start from the first page.")
 

@@ -1,0 +1,169 @@
+"""Limits at the edge: how big, how deep and how large the input of one request may be.
+
+Every request body, JSON document and YAML text is measured here before a feature reads it,
+so no input can make the server recurse, loop or allocate without bound:
+
+| limit | value | answer |
+|---|---|---|
+| request body (CSV uploads included) | `MAX_CONTENT_LENGTH`, 11 MB | 413 |
+| JSON body | `MAX_JSON_BYTES`, 1 MB | 413 |
+| JSON nesting | `MAX_DEPTH`, 32 levels | 422 `depth` |
+| members of one JSON object or array | `MAX_WIDTH`, 10,000 | 422 `width` |
+| a JSON or YAML number | a bigint (±2⁶³−1), finite | 422 `range` / `finite` |
+| YAML text (manifests) | `MAX_YAML_BYTES`, 256 kB, no aliases | 422 `size` / `alias` |
+| a paging parameter (`page`, `offset`, `limit`…) | 0 … 2⁶³−1 | 422 `range` |
+
+Walks are iterative (an explicit stack), never recursive. Errors are `ValidationError`s
+whose field is the JSON path of the value (`tables[0].fields`), or `body` for the whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from strata.errors import FieldError, ValidationError
+
+MAX_JSON_BYTES = 1024 * 1024
+MAX_YAML_BYTES = 256 * 1024
+MAX_DEPTH = 32
+MAX_WIDTH = 10_000
+MAX_NODES = 200_000
+INTEGER_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+PAGING = ("page", "offset", "limit", "per_page", "page_size", "first")
+
+
+def _join(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def walk(data: Any, root: str = "") -> Iterator[tuple[str, int, Any]]:
+    """Yield (path, depth, value) for `data` and everything inside it, iteratively; keys come as values too."""
+    stack: list[tuple[str, int, Any]] = [(root, 0, data)]
+    while stack:
+        path, depth, value = stack.pop()
+        yield path, depth, value
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield _join(path, key), depth + 1, key
+                stack.append((_join(path, key), depth + 1, item))
+        elif isinstance(value, list):
+            stack.extend((_join(path, i), depth + 1, item) for i, item in enumerate(value))
+
+
+def _storable_text(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def problem(path: str, depth: int, value: Any) -> FieldError | None:
+    """Return what is wrong with one value found at `path` (too deep, too wide, unstorable), or None."""
+    name = path or "body"
+    if depth > MAX_DEPTH:
+        return FieldError(name, "depth", f"{name} nests deeper than {MAX_DEPTH} levels.")
+    if isinstance(value, (dict, list)) and len(value) > MAX_WIDTH:
+        return FieldError(name, "width", f"{name} has {len(value)} members; the limit is {MAX_WIDTH}.")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return FieldError(name, "finite", f"{name} must be a finite number.")
+    if isinstance(value, int) and abs(value) > BIGINT_MAX:
+        return FieldError(name, "range", f"{name} must be between {-BIGINT_MAX} and {BIGINT_MAX}.")
+    if isinstance(value, str) and not _storable_text(value):
+        return FieldError(name, "text", f"{name} must not contain NUL characters or invalid Unicode.")
+    return None
+
+
+def check(data: Any, root: str = "") -> Any:
+    """Return `data` when it is within the limits; raise ValidationError naming the first value that is not."""
+    for count, (path, depth, value) in enumerate(walk(data, root)):
+        if count > MAX_NODES:
+            name = root or "body"
+            raise ValidationError.single(name, "size", f"{name} holds more than {MAX_NODES} values.")
+        found = problem(path, depth, value)
+        if found is not None:
+            raise ValidationError(found)
+    return data
+
+
+def load_json(text: str | bytes, field: str = "body") -> Any:
+    """Return the JSON in `text`, checked by `check`; raise ValidationError when it is not JSON or too big."""
+    if len(text) > MAX_JSON_BYTES:
+        raise ValidationError.single(field, "size", f"{field} is larger than {MAX_JSON_BYTES // 1024} kB.")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValidationError.single(field, "depth", f"{field} nests deeper than {MAX_DEPTH} levels.") from None
+    except ValueError:
+        raise ValidationError.single(field, "syntax", f"{field} is not valid JSON.") from None
+    return check(data, "" if field == "body" else field)
+
+
+def _yaml_events(text: str, field: str) -> None:
+    """Refuse aliases and deep nesting from the event stream, before anything is built from it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ValidationError.single(field, "alias", f"{field} must not use YAML aliases (*name).")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValidationError.single(field, "depth", f"{field} nests deeper than {MAX_DEPTH} levels.")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str, field: str = "manifest") -> Any:
+    """Return the data of YAML `text` (no aliases, at most MAX_YAML_BYTES, numbers in range); ValidationError if not.
+
+    A YAMLError is left to the caller, who knows how to name the line.
+    """
+    if len(text) > MAX_YAML_BYTES:
+        raise ValidationError.single(field, "size", f"{field} is larger than {MAX_YAML_BYTES // 1024} kB.")
+    _yaml_events(text, field)
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader, aliases refused above
+    except (ValueError, OverflowError):
+        # int() refuses numbers of more than 4,300 digits
+        raise ValidationError.single(field, "range", f"{field} holds a number beyond {BIGINT_MAX}.") from None
+    except RecursionError:
+        raise ValidationError.single(field, "depth", f"{field} nests deeper than {MAX_DEPTH} levels.") from None
+    return data
+
+
+def bounded_int(value: Any, field: str, low: int = 0, high: int = BIGINT_MAX) -> int:
+    """Return `value` as a whole number in [low, high]; raise ValidationError naming `field` otherwise."""
+    text = str(value).strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValidationError.single(field, "integer", f"{field} must be a whole number.")
+    number = int(text) if len(digits) <= 20 else BIGINT_MAX + 1
+    if text.startswith("-"):
+        number = -abs(number)
+    if not low <= number <= high:
+        raise ValidationError.single(field, "range", f"{field} must be between {low} and {high}.")
+    return number
+
+
+def check_paging(args: Any) -> None:
+    """Raise ValidationError when a paging parameter in `args` is a whole number beyond what a bigint holds."""
+    for name in PAGING:
+        for value in args.getlist(name):
+            text = value.strip().lstrip("+-")
+            if text.isascii() and text.isdigit():
+                bounded_int(value, name, -BIGINT_MAX, BIGINT_MAX)
