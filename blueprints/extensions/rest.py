@@ -1,8 +1,11 @@
 """Auto REST for installed extension tables under `/api/t/<slug>/x/<plugin>/<table>`, and `/openapi.json`.
 
-`GET …/deal?stage=eq.won&amount=gte.100&order=amount.desc&limit=20` returns {items, total, limit, offset}
-with a `Content-Range` header (PostgREST conventions; `Range: 0-24` pages too, `Prefer: count=none`
-skips the total). Viewers read; editors write. Disabled or unknown tables are 404.
+`GET …/deal?stage=eq.won&amount=gte.100&or=(title.ilike.*acme*,amount.is.null)&select=title,amount
+&order=amount.desc&limit=20` returns {items, total, total_exact, limit, offset} with a `Content-Range`
+header: PostgREST's grammar (see strata.filters), `Range: 0-24` pages too, and `Prefer: count=exact|planned|
+estimated|none` chooses the count (206 Partial Content for part of a counted result, 416 past its end).
+Filter errors are 400 with PostgREST's {code, message, details, hint}; write errors 422. Viewers read;
+editors write. Disabled or unknown tables are 404.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from flask import current_app, g, request, url_for
 
 from blueprints import role_required, tenant_blueprint
+from strata import filters
 from strata.db import db
 from strata.errors import ValidationError
 from strata.extensions import openapi, rest, runtime
@@ -18,19 +22,34 @@ bp = tenant_blueprint("extensions_rest", __name__, api=True)
 _TABLE = "/x/<plugin_id>/<table>"
 
 
+def _content_range(offset: int, shown: int, total: int | None) -> str:
+    return f"{f'{offset}-{offset + shown - 1}' if shown else '*'}/{'*' if total is None else total}"
+
+
 @bp.get(_TABLE)
 def list_rows(plugin_id: str, table: str):
-    """Return one page of an extension table's rows matching PostgREST-style filters."""
+    """Return one page of an extension table's rows matching PostgREST filters; 400 (416) for a bad query."""
     spec = runtime.table(plugin_id, table)
-    filters = rest.parse_filters(spec, list(request.args.lists()))
-    order = rest.parse_order(spec, request.args.get("order"))
-    limit, offset = rest.parse_page(request.args.get("limit"), request.args.get("offset"), request.headers.get("Range"))
-    count = "count=none" not in request.headers.get("Prefer", "")
-    page = rest.list_rows(spec, filters, order, limit, offset, count=count)
-    last = offset + len(page.rows) - 1
-    content_range = f"{offset}-{last}" if page.rows else "*"
-    headers = {"Content-Range": f"{content_range}/{page.total if page.total is not None else '*'}"}
-    return {"items": page.rows, "total": page.total, "limit": page.limit, "offset": page.offset}, 200, headers
+    mode, asked = filters.count_mode(request.headers.get("Prefer"))
+    try:
+        found = rest.parse_filters(spec, list(request.args.lists()))
+        order = rest.parse_order(spec, request.args.get("order"))
+        chosen = rest.parse_select(spec, request.args.get("select"))
+        limit, offset = rest.parse_page(request.args.get("limit"), request.args.get("offset"),
+                                        request.headers.get("Range"))
+        page = rest.list_rows(spec, found, order, limit, offset, count=mode, select=chosen)
+    except ValidationError as exc:
+        return filters.postgrest_error(exc)
+    shown, total = len(page.rows), page.total
+    headers = {"Content-Range": _content_range(offset, shown, total), "Range-Unit": "items"}
+    if asked and page.total_exact and total is not None and offset and offset >= total:
+        headers["Content-Range"] = f"*/{total}"
+        return {"code": "PGRST103", "message": "Requested range not satisfiable", "hint": None,
+                "details": f"An offset of {offset} was requested, but there are only {total} rows."}, 416, headers
+    partial = asked and total is not None and (offset > 0 or offset + shown < total)
+    body = {"items": page.rows, "total": total, "total_exact": page.total_exact, "limit": page.limit,
+            "offset": page.offset}
+    return body, 206 if partial else 200, headers
 
 
 @bp.get(f"{_TABLE}/<row_id>")

@@ -149,7 +149,13 @@ def create_tables(ctx: Context) -> None:
     for table in ctx.new.tables:
         if ctx.old is None or ctx.old.table(table.name) is None:
             t = ctx.physical(table.name)
-            ctx.add(f"Create table {t}", [ddl.create_table(ctx.new, table)], [render("DROP TABLE {}", t)], [t])
+            ctx.add(f"Create table {t}", [ddl.create_table(ctx.new, table), order_index(t)],
+                    [render("DROP TABLE {}", t)], [t])
+
+
+def order_index(physical: str) -> str:
+    """Return CREATE INDEX on (created_at, id): the REST's default order, read from it page by page."""
+    return render("CREATE INDEX {} ON {} (created_at, id)", names.short(f"ord_{physical}"), physical)
 
 
 def alter_tables(ctx: Context) -> None:
@@ -286,7 +292,8 @@ def drop_tables(ctx: Context) -> None:
             continue
         t = names.table_name(ctx.old.metadata.namespace, table.name)
         backup = names.backup_name(ctx.migration_id, t, "*")
-        recreate = [ddl.create_table(ctx.old, table), *(c for c, _ in _index_defs(ctx.old, table.name).values())]
+        recreate = [ddl.create_table(ctx.old, table), order_index(t),
+                    *(c for c, _ in _index_defs(ctx.old, table.name).values())]
         ctx.add(f"Drop table {t}",
                 [render("CREATE TABLE {} AS SELECT to_jsonb(t) AS row FROM {} AS t", backup, t),
                  render("DROP TABLE {}", t)],

@@ -1,14 +1,13 @@
-"""Rows of extension tables: PostgREST-style filters, order and paging, and validated writes.
+"""Rows of extension tables: PostgREST's query grammar, pages and counts, and validated writes.
 
-Filters are `column=op.value` with op one of eq, neq, lt, lte, gt, gte, like, ilike (`*` is the
-wildcard), in (`in.(a,b)`) and is (`is.null`, `is.true`, `is.false`); `order=col.desc.nullslast,col2`;
-`limit` / `offset`. Values are checked against the column's type before they reach SQL, and every
-write is checked against the manifest's rules, so bad input is a ValidationError, never a database error.
+Lists read filters (`column=[not.]op.value`, `or=(…)`, `and=(…)`), `order`, `select`, `limit`/`offset` and
+the count mode through the platform's one parser (strata.filters); here each condition's value is checked
+against the column's type before it reaches SQL. Every write is checked against the manifest's rules, so
+bad input is a ValidationError (a filter error a FilterError), never a database error.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,31 +17,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
 
+from strata import filters as flt
 from strata.db import db
 from strata.errors import FieldError, NotFound, ValidationError
 from strata.extensions import values
 from strata.extensions.runtime import TableSpec
 
-OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "like", "ilike", "in", "is")
+OPERATORS = flt.OPERATORS
 RESERVED_PARAMS = ("order", "limit", "offset", "select")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
-TOTAL = "__total"
 SYSTEM = {"id": "uuid", "created_at": "DateTime", "updated_at": "DateTime"}
 RELATION_TYPES = {"uuid": "uuid", "integer": "Int", "bigint": "Int", "text": "String"}
-
-
-@dataclass(frozen=True)
-class Filter:
-    column: str
-    op: str
-    value: Any
-
-
-@dataclass(frozen=True)
-class Order:
-    column: str
-    desc: bool = False
-    nulls: str | None = None
+TEXT_KINDS = ("String", "enum")
+# The default order, served by the (created_at, id) index every generated table has.
+DEFAULT_ORDER = (flt.OrderTerm("created_at"), flt.OrderTerm("id"))
+Order = flt.OrderTerm
 
 
 @dataclass(frozen=True)
@@ -51,6 +40,7 @@ class Page:
     total: int | None
     limit: int
     offset: int
+    total_exact: bool = True
 
 
 def column_kind(spec: TableSpec, column: str) -> str | None:
@@ -75,123 +65,142 @@ def _coerce(spec: TableSpec, column: str, kind: str, raw: Any) -> Any:
     return values.coerce(kind, raw)
 
 
-def parse_filters(spec: TableSpec, args: list[tuple[str, list[str]]]) -> list[Filter]:
-    """Return the filters in query parameters; raise ValidationError naming each bad one."""
-    filters, errors = [], []
-    for column, raws in args:
-        if column in RESERVED_PARAMS:
-            continue
-        kind = column_kind(spec, column)
-        if kind is None:
-            errors.append(FieldError(column, "unknown", f"{spec.name} has no column {column!r}."))
-            continue
-        for raw in raws:
-            try:
-                filters.append(_filter(spec, column, kind, raw))
-            except values.ValueProblem as problem:
-                errors.append(FieldError(column, problem.rule, f"Filter {column}={raw}: {problem}."))
-    if errors:
-        raise ValidationError(errors)
-    return filters
+def _unknown(spec: TableSpec, column: str, field: str = "") -> flt.FilterError:
+    return flt.FilterError(field or column, "unknown", f"column {spec.name}.{column} does not exist.", code="42703")
 
 
-def _filter(spec: TableSpec, column: str, kind: str, raw: str) -> Filter:
-    op, dot, value = raw.partition(".")
-    if not dot or op not in OPERATORS:
-        raise values.ValueProblem("operator", f"use op.value with op one of {', '.join(OPERATORS)}")
+def _refuse(column: str, rule: str, message: str, code: str = "42883") -> flt.FilterError:
+    return flt.FilterError(column, rule, f"{column}: {message}.", code=code, details=message)
+
+
+def _value(spec: TableSpec, column: str, kind: str, raw: Any) -> Any:
+    try:
+        return _coerce(spec, column, kind, raw)
+    except values.ValueProblem as problem:
+        raise flt.FilterError(column, problem.rule, f'invalid input for {column} ({kind}): "{raw}" {problem}.',
+                              code="22P02", details=str(problem)) from None
+
+
+def _check(spec: TableSpec, node: flt.Node) -> flt.Node:
+    """Return the node with every value coerced to its column's type; raise FilterError."""
+    if isinstance(node, flt.Group):
+        return flt.Group(node.op, tuple(_check(spec, item) for item in node.items), node.negate)
+    column, op, raw = node.field, node.op, node.value
+    kind = column_kind(spec, column)
+    if kind is None:
+        raise _unknown(spec, column)
     if op == "is":
-        if value.lower() not in ("null", "true", "false"):
-            raise values.ValueProblem("operator", "is takes null, true or false")
-        if value.lower() != "null" and kind != "Boolean":
-            raise values.ValueProblem("operator", "is.true and is.false apply to Boolean columns")
-        return Filter(column, op, {"null": None, "true": True, "false": False}[value.lower()])
+        if raw is not None and kind != "Boolean":
+            raise _refuse(column, "operator", "is.true, is.false and is.unknown apply to Boolean columns", "42804")
+        return node
     if kind == "Json":
-        raise values.ValueProblem("operator", "Json columns can only be filtered with is.null")
-    if op in ("like", "ilike"):
-        if kind not in ("String", "enum"):
-            raise values.ValueProblem("operator", f"{op} applies to text columns")
-        return Filter(column, op, value.replace("*", "%"))
+        raise _refuse(column, "operator", "Json columns can only be filtered with is.null")
+    if op in ("like", "ilike", "contains"):
+        if kind not in TEXT_KINDS:
+            raise _refuse(column, "operator", f"{op} applies to text columns")
+        return node
+    if kind == "Boolean" and op not in ("eq", "neq", "in"):
+        raise _refuse(column, "operator", "Boolean columns take eq, neq, in or is")
     if op == "in":
-        if not (value.startswith("(") and value.endswith(")")):
-            raise values.ValueProblem("operator", "in takes a list in parentheses: in.(a,b)")
-        items = [v.strip().strip('"') for v in value[1:-1].split(",") if v.strip()]
-        return Filter(column, op, [_coerce(spec, column, kind, v) for v in items])
-    if kind == "Boolean" and op not in ("eq", "neq"):
-        raise values.ValueProblem("operator", "Boolean columns take eq, neq or is")
-    return Filter(column, op, _coerce(spec, column, kind, value))
+        return flt.Condition(column, op, tuple(_value(spec, column, kind, v) for v in raw), node.negate)
+    return flt.Condition(column, op, _value(spec, column, kind, raw), node.negate)
 
 
-def parse_order(spec: TableSpec, raw: str | None) -> list[Order]:
-    """Return the order in `order=a.desc.nullslast,b`; raise ValidationError for unknown columns or modifiers."""
-    orders = []
-    for part in (raw or "").split(","):
-        if not part.strip():
-            continue
-        column, *modifiers = part.strip().split(".")
+def parse_filters(spec: TableSpec, args) -> list[flt.Node]:
+    """Return the filters of query parameters (name, [values]) with typed values; raise FilterError."""
+    nodes = flt.parse_filters(args, RESERVED_PARAMS, strict=True)
+    checked, errors = [], []
+    for node in nodes:
+        try:
+            checked.append(_check(spec, node))
+        except flt.FilterError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ValidationError([e.errors[0] for e in errors])
+    return checked
+
+
+def parse_order(spec: TableSpec, raw: str | None) -> list[flt.OrderTerm]:
+    """Return the order in `order=a.desc.nullslast,b`; raise FilterError for unknown columns or modifiers."""
+    terms = flt.parse_order(raw)
+    for term in terms:
+        if column_kind(spec, term.field) is None:
+            raise _unknown(spec, term.field, "order")
+        if term.field in spec.fields and spec.fields[term.field]["type"] == "Json":
+            raise _refuse("order", "type", f"Json column {term.field!r} cannot be ordered by", "42883")
+    return terms
+
+
+def parse_select(spec: TableSpec, raw: str | None) -> list[tuple[str, str]] | None:
+    """Return the (output name, column) pairs of `select=a,alias:b` (None: every column); FilterError."""
+    chosen = flt.parse_select(raw)
+    for _, column in chosen or ():
         if column_kind(spec, column) is None:
-            raise ValidationError.single("order", "unknown", f"order: {spec.name} has no column {column!r}.")
-        if column in spec.fields and spec.fields[column]["type"] == "Json":
-            raise ValidationError.single("order", "type", f"order: Json column {column!r} cannot be ordered by.")
-        if any(m not in ("asc", "desc", "nullsfirst", "nullslast") for m in modifiers):
-            raise ValidationError.single("order", "modifier", "order: modifiers are asc, desc, nullsfirst, nullslast.")
-        nulls = next((m[5:] for m in modifiers if m.startswith("nulls")), None)
-        orders.append(Order(column, "desc" in modifiers, nulls))
-    return orders
+            raise _unknown(spec, column, "select")
+    return chosen
 
 
 def parse_page(limit: Any, offset: Any, range_header: str | None = None) -> tuple[int, int]:
-    """Return (limit, offset) from parameters or a `Range: 0-24` header; ValidationError when out of bounds."""
-    if range_header and limit is None and offset is None:
-        match = re.fullmatch(r"\s*(\d+)-(\d+)\s*", range_header)
-        if match is None or int(match[2]) < int(match[1]):
-            raise ValidationError.single("Range", "format", "Range must be first-last, e.g. 0-24.")
-        return min(int(match[2]) - int(match[1]) + 1, MAX_LIMIT), int(match[1])
-    result = []
-    for name, raw, default, high in (("limit", limit, DEFAULT_LIMIT, MAX_LIMIT), ("offset", offset, 0, 10 ** 9)):
-        try:
-            number = default if raw in (None, "") else int(raw)
-        except (TypeError, ValueError):
-            raise ValidationError.single(name, "type", f"{name} must be a whole number.") from None
-        if not 0 <= number <= high:
-            raise ValidationError.single(name, "range", f"{name} must be between 0 and {high}.")
-        result.append(number)
-    return result[0], result[1]
+    """Return (limit, offset) from parameters and a `Range: 0-24` header; FilterError when out of bounds."""
+    return flt.parse_page(limit, offset, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, range_header=range_header)
 
 
-def _condition(column: sa.Column, f: Filter):
-    if f.op == "is":
-        return column.is_(None) if f.value is None else column.is_(f.value)
-    if f.op == "in":
-        return column.in_(f.value)
-    if f.op == "like":
-        return column.cast(sa.Text).like(f.value)
-    if f.op == "ilike":
-        return column.cast(sa.Text).ilike(f.value)
-    return {"eq": column.__eq__, "neq": column.__ne__, "lt": column.__lt__, "lte": column.__le__,
-            "gt": column.__gt__, "gte": column.__ge__}[f.op](f.value)
+def _like(value: str) -> str:
+    return value.replace("*", "%")
 
 
-def list_rows(spec: TableSpec, filters: list[Filter], order: list[Order], limit: int, offset: int,
-              count: bool = True) -> Page:
-    """Return one page of rows matching every filter, and the total (None when count is off)."""
+def _contains(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _clause(table: sa.Table, node: flt.Node):
+    """Return the SQL condition of a checked filter node."""
+    if isinstance(node, flt.Group):
+        parts = [_clause(table, item) for item in node.items]
+        expression = sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
+        return sa.not_(expression) if node.negate else expression
+    column, op, value = table.c[node.field], node.op, node.value
+    if op == "is":
+        expression = column.is_(None) if value in (None, "unknown") else column.is_(value)
+    elif op == "in":
+        expression = column.in_(value) if value else sa.false()
+    elif op in ("like", "ilike"):
+        expression = getattr(column.cast(sa.Text), op)(_like(value))
+    elif op == "contains":
+        expression = column.cast(sa.Text).ilike(_contains(value))
+    else:
+        expression = {"eq": column.__eq__, "neq": column.__ne__, "lt": column.__lt__, "lte": column.__le__,
+                      "gt": column.__gt__, "gte": column.__ge__}[op](value)
+    return sa.not_(expression) if node.negate else expression
+
+
+def _ordered(table: sa.Table, term: flt.OrderTerm):
+    expression = table.c[term.field].desc() if term.desc else table.c[term.field].asc()
+    if term.nulls:
+        expression = expression.nulls_first() if term.nulls == "first" else expression.nulls_last()
+    return expression
+
+
+def list_rows(spec: TableSpec, filters: list[flt.Node], order: list[flt.OrderTerm], limit: int, offset: int,
+              count: bool | str = True, select: list[tuple[str, str]] | None = None) -> Page:
+    """Return one page of rows matching every filter (projected to `select`) with its total.
+
+    `count` is a mode of strata.filters.count (True: "estimated", exact up to a bound; False: "none"). The
+    default order (created_at, id) is read from its index, so an unfiltered page costs the same on any size."""
     table = spec.table
-    where = [_condition(table.c[f.column], f) for f in filters]
-    query = sa.select(table).where(*where)
-    for o in order or [Order("created_at"), Order("id")]:
-        expression = table.c[o.column].desc() if o.desc else table.c[o.column].asc()
-        if o.nulls:
-            expression = expression.nulls_first() if o.nulls == "first" else expression.nulls_last()
-        query = query.order_by(expression)
-    counting = sa.select(sa.func.count()).select_from(table).where(*where)
-    if count:  # one round trip: the count rides along as an uncorrelated subquery (computed once)
-        query = query.add_columns(counting.scalar_subquery().label(TOTAL))
-    found = [dict(r) for r in db.session.execute(query.limit(limit).offset(offset)).mappings()]
-    total = found[0].pop(TOTAL) if count and found else None
-    for row in found[1:] if count else ():
-        row.pop(TOTAL)
-    if count and not found:
-        total = db.session.scalar(counting) if offset else 0
-    return Page([serialise(r) for r in found], total, limit, offset)
+    mode = "estimated" if count is True else "none" if count is False else count
+    where = [_clause(table, node) for node in filters]
+    columns = [table.c[c].label(name) for name, c in select] if select else [table]
+    query = sa.select(*columns).where(*where).order_by(*(_ordered(table, t) for t in order or DEFAULT_ORDER))
+    found = [serialise(dict(r)) for r in db.session.execute(query.limit(limit).offset(offset)).mappings()] \
+        if limit else []
+    if found and offset == 0 and len(found) < limit and mode != "none":
+        total = flt.Total(len(found))  # the whole result is on this page
+    else:
+        total = flt.count(sa.select(table.c.id).where(*where), mode)
+    return Page(found, total.value, limit, offset, total.exact)
 
 
 def serialise(row: dict[str, Any]) -> dict[str, Any]:

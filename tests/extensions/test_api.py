@@ -96,7 +96,9 @@ def test_rest_rejects_bad_queries(client, api):
     _install(client, api)
     for query in BAD_QUERIES:
         response = client.get(f"{api}/x/acme-crm/deal?{query}")
-        assert response.status_code == 422 and response.get_json()["errors"][0]["rule"], query
+        body = response.get_json()
+        assert response.status_code == 400 and body["code"] and body["message"], query
+        assert body["errors"][0]["field"] and body["errors"][0]["rule"], query
 
 
 def test_unique_violation_is_422(client, api):
