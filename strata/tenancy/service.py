@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from strata.accounts.models import Membership
 from strata.db import Scope, db, enter_scope, leave_scope, public_scope
 from strata.errors import NotFound, ValidationError
-from strata.tenancy import migrations
+from strata.tenancy import migrations, template
 from strata.tenancy.models import Tenant
 from strata.tenancy.slugs import role_name, schema_name, validate_slug
 
@@ -23,6 +23,17 @@ TENANT_GROUP_ROLE = "strata_tenant"
 
 def _ddl(statement: sql.Composable) -> None:
     db.session.connection().exec_driver_sql(statement.as_string(None))
+
+
+def _create_space(connection, schema: str, role: str) -> None:
+    """Create the tenant's NOLOGIN role (a member of the tenant group, granted to us) and its schema."""
+    statements = [
+        sql.SQL("CREATE ROLE {} NOLOGIN IN ROLE {}").format(sql.Identifier(role), sql.Identifier(TENANT_GROUP_ROLE)),
+        sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)),
+        sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(sql.Identifier(schema), sql.Identifier(role)),
+        sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(schema)),
+    ]
+    connection.exec_driver_sql(sql.SQL("; ").join(statements).as_string(None))
 
 
 def validate_new_tenant(slug: str, name: str) -> None:
@@ -62,18 +73,15 @@ def create_tenant(
         validate_new_tenant(slug, name)
         schema, role = schema_name(slug), role_name(slug)
         try:
-            _ddl(sql.SQL("CREATE ROLE {} NOLOGIN IN ROLE {}").format(
-                sql.Identifier(role), sql.Identifier(TENANT_GROUP_ROLE)))
-            _ddl(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
-            _ddl(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(sql.Identifier(schema), sql.Identifier(role)))
-            _ddl(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(schema)))
+            recorded = template.template_for(db.engine, script or migrations.script_directory(), _create_space)
+            _create_space(db.session.connection(), schema, role)
             tenant = Tenant(slug=slug, name=name, schema_name=schema, db_role=role, timezone=timezone)
             db.session.add(tenant)
             db.session.flush()
             if owner_id is not None:
                 db.session.add(Membership(user_id=owner_id, tenant_id=tenant.id, role="admin"))
                 db.session.flush()
-            migrations.upgrade_schema(db.session.connection(), tenant.scope(), script or migrations.script_directory())
+            template.apply(db.session.connection(), recorded, tenant.scope())
             db.session.commit()
         except IntegrityError as exc:
             db.session.rollback()
