@@ -1,7 +1,7 @@
 """Management API of extensions under `/api/t/<slug>/extensions` (seed 003's endpoints).
 
 Members of every role read; admins register, upgrade, execute, roll back and uninstall. A manifest
-is the JSON body (or YAML text); `?allow_destructive=true` lets a migration drop or narrow data
+is the JSON body (or YAML text); `?allow_destructive=true` lets a migration, or a rollback, drop or narrow data
 (after copying it to a backup table). Bad input is a 422 listing field (a JSON path), rule and message.
 """
 
@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from blueprints import role_required, tenant_blueprint
 from strata.db import db
-from strata.extensions import executor, generator, lifecycle, preview, registry
+from strata.extensions import backups, executor, generator, lifecycle, preview, registry
 from strata.extensions.models import ExtensionMigration, ExtensionSchema
 
 bp = tenant_blueprint("extensions_api", __name__, api=True, url_prefix="/extensions")
@@ -164,13 +164,60 @@ def execute_migrations(plugin_id: str):
     return {"applied": outcome.ran, "message": outcome.message, "migration": migration_json(outcome.migration)}
 
 
+@bp.get("/<plugin_id>/migrations/<migration_id>/rollback")
+@role_required("admin")
+def rollback_preview(plugin_id: str, migration_id: str):
+    """Return what rolling the migration back would drop (tables, columns, enum values in use) with row counts."""
+    registry.get(plugin_id)
+    migration, losses = executor.rollback_preview(plugin_id, migration_id)
+    return {"migration": migration_json(migration, sql=False), "destructive": bool(losses),
+            "drops": [loss.as_json() for loss in losses], "rollbackSql": migration.rollback_sql}
+
+
 @bp.post("/<plugin_id>/migrations/<migration_id>/rollback")
 @role_required("admin")
 def rollback_migration(plugin_id: str, migration_id: str):
-    """Run a migration's stored rollback SQL; 404, or 422 if it is not the installed one or was edited."""
+    """Run a migration's stored rollback SQL; 404, or 422 if it is not the installed one, was edited, or would
+    drop data without `allow_destructive` (the data is then backed up first)."""
     registry.get(plugin_id)
-    outcome = executor.rollback(plugin_id, migration_id)
-    return {"rolledBack": outcome.ran, "message": outcome.message, "migration": migration_json(outcome.migration)}
+    outcome = executor.rollback(plugin_id, migration_id, allow_destructive=_flag("allow_destructive"),
+                                actor=_actor())
+    return {"rolledBack": outcome.ran, "message": outcome.message, "migration": migration_json(outcome.migration),
+            "backups": [backup_json(b) for b in backups.list_for(plugin_id)
+                        if b.migration_id == outcome.migration.migration_id and outcome.ran]}
+
+
+def backup_json(b) -> dict[str, Any]:
+    """Return a rollback backup as the API shows it."""
+    return {"id": str(b.id), "migrationId": b.migration_id, "table": b.source_table, "column": b.source_column,
+            "rows": b.row_count, "reason": b.reason, "createdAt": b.created_at.isoformat() if b.created_at else None,
+            "createdBy": b.created_by, "restoredAt": b.restored_at.isoformat() if b.restored_at else None}
+
+
+@bp.get("/<plugin_id>/backups")
+@role_required("admin")
+def list_backups(plugin_id: str):
+    """Return the data rollbacks of this extension copied aside, newest first."""
+    registry.get(plugin_id)
+    return {"items": [backup_json(b) for b in backups.list_for(plugin_id)]}
+
+
+@bp.get("/<plugin_id>/backups/<backup_id>")
+@role_required("admin")
+def get_backup(plugin_id: str, backup_id: str):
+    """Return one backup with its data: whole rows, or {id, value} pairs for a column."""
+    found = backups.get(plugin_id, backup_id)
+    return {**backup_json(found), "data": backups.rows(found)}
+
+
+@bp.post("/<plugin_id>/backups/<backup_id>/restore")
+@role_required("admin")
+def restore_backup(plugin_id: str, backup_id: str):
+    """Put a backup's data back into its table (existing rows are left alone); 422 if the table cannot take it."""
+    found = backups.get(plugin_id, backup_id)
+    count = backups.restore(found)
+    db.session.commit()
+    return {"restored": count, "backup": backup_json(found)}
 
 
 @bp.post("/<plugin_id>/enable")

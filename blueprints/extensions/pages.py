@@ -14,14 +14,14 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from flask_login import current_user
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
+from strata import jobs
 from strata.core import queues
 from strata.db import db
 from strata.errors import ValidationError
 from strata.extensions import dashboard as _cards  # noqa: F401  (registers the dashboard card)
-from strata.extensions import executor, lifecycle, preview, registry, runtime
+from strata.extensions import backups, executor, lifecycle, preview, registry, runtime
 from strata.extensions.models import ExtensionMigration
-from workers import enqueue
-from workers.extensions import apply_migration, read_progress, read_refusal
+from strata.extensions.progress import read_progress, read_refusal
 
 bp = tenant_blueprint("extensions", __name__, url_prefix="/extensions")
 EXPORT_TTL = 3600
@@ -104,7 +104,7 @@ def preview_manifest():
 def apply(plugin_id: str, migration_id: str):
     """Queue the migration for a worker and show its progress."""
     migration = _migration(plugin_id, migration_id)
-    enqueue(apply_migration, g.access.tenant_id, plugin_id, str(migration.id))
+    jobs.enqueue("extensions.apply_migration", g.access.tenant_id, plugin_id, str(migration.id))
     return render_template("extensions/_progress.html", migration=migration, progress=None, polling=True,
                            refused=None)
 
@@ -125,24 +125,62 @@ def detail(plugin_id: str):
     row = registry.get(plugin_id)
     installed = runtime.current().tables.get(plugin_id, {})
     return page_or_partial("extensions/detail.html", "extensions/_history.html", row=row, tables=installed,
-                           migrations=registry.migrations(plugin_id), verify=executor.verify)
+                           migrations=registry.migrations(plugin_id), verify=executor.verify,
+                           backups=backups.list_for(plugin_id))
+
+
+@bp.get("/<plugin_id>/migrations/<migration_id>/rollback")
+@role_required("admin")
+def rollback_confirm(plugin_id: str, migration_id: str):
+    """Show what rolling the migration back drops, with row counts, the export link and the confirmation."""
+    migration, losses = executor.rollback_preview(plugin_id, str(_migration(plugin_id, migration_id).id))
+    return render_template("extensions/_rollback_confirm.html", migration=migration, losses=losses, errors=[])
 
 
 @bp.post("/<plugin_id>/migrations/<migration_id>/rollback")
 @role_required("admin")
 def rollback(plugin_id: str, migration_id: str):
-    """Roll the migration back and re-render the history (422 with the reason if refused)."""
+    """Roll the migration back and reload the page; 422 with the confirmation and the reason if refused."""
     migration = _migration(plugin_id, migration_id)
-    status_code = 200
     try:
-        outcome = executor.rollback(plugin_id, str(migration.id))
-        flash(outcome.message, "success")
+        outcome = executor.rollback(plugin_id, str(migration.id), actor=current_user.email,
+                                    allow_destructive=bool(request.form.get("allow_destructive")))
+    except ValidationError as exc:
+        db.session.rollback()
+        migration, losses = executor.rollback_preview(plugin_id, str(migration.id))
+        return render_template("extensions/_rollback_confirm.html", migration=migration, losses=losses,
+                               errors=exc.errors), 422
+    flash(outcome.message, "success")
+    target = url_for(".detail", plugin_id=plugin_id)
+    if request.htmx:  # the header, tables and history all change: reload the whole page
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
+@bp.get("/<plugin_id>/backups/<backup_id>.json")
+@role_required("admin")
+def download_backup(plugin_id: str, backup_id: str):
+    """Download what a rollback copied aside, as JSON."""
+    found = backups.get(plugin_id, backup_id)
+    data = {"plugin": plugin_id, "migration": found.migration_id, "table": found.source_table,
+            "column": found.source_column, "reason": found.reason, "rows": backups.rows(found)}
+    return Response(json.dumps(data, indent=2, default=str), mimetype="application/json",
+                    headers={"Content-Disposition": f"attachment; filename={plugin_id}-backup-{found.id}.json"})
+
+
+@bp.post("/<plugin_id>/backups/<backup_id>/restore")
+@role_required("admin")
+def restore_backup(plugin_id: str, backup_id: str):
+    """Put a backup's data back into its table (existing rows are left alone)."""
+    found = backups.get(plugin_id, backup_id)
+    try:
+        count = backups.restore(found)
+        db.session.commit()
+        flash(f"Restored {count} rows from the backup of {found.source_table}.", "success")
     except ValidationError as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        status_code = 422
-    return render_template("extensions/_history.html", row=registry.get(plugin_id),
-                           migrations=registry.migrations(plugin_id), verify=executor.verify), status_code
+    return redirect(url_for(".detail", plugin_id=plugin_id))
 
 
 @bp.post("/<plugin_id>/enabled")

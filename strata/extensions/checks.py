@@ -15,6 +15,15 @@ from strata.extensions.manifest import SCALAR_TYPES, Manifest
 
 FK_PROBLEMS = ("OneToOne", "OneToMany")
 
+# A heap row must fit one 8 kB page: MaxHeapTupleSize is 8,160 bytes. Long text, numeric and jsonb values are
+# moved out of line (TOAST) until the row fits, but each still leaves an 18-byte pointer behind; fixed-width
+# values stay in the row, aligned. The worst case of a table is therefore the row header, the null bitmap,
+# every fixed-width column at its aligned size and an 18-byte pointer per variable-width column.
+MAX_ROW_BYTES = 8160
+_FIXED_WIDTH = {"Int": 8, "Float": 8, "DateTime": 8, "Boolean": 1}
+_TOAST_POINTER = 18
+_ROW_HEADER = 24
+
 
 def _name(errors: list[FieldError], path: str, name: str, what: str) -> bool:
     problem = names.identifier_problem(name)
@@ -41,6 +50,52 @@ def relation_columns(manifest: Manifest, table: str) -> list[str]:
     return [r.sourceField for r in manifest.relationships if r.source == table and r.type in FK_PROBLEMS]
 
 
+def row_width(manifest: Manifest, table: str) -> int:
+    """Return the most bytes a full row of `table` can take in its heap page (after TOAST; see MAX_ROW_BYTES)."""
+    spec = manifest.table(table)
+    layout = [(16, 1), (8, 8), (8, 8)]  # id uuid, created_at, updated_at: (size, alignment)
+    for field in spec.fields:
+        if manifest.enum(field.type) is not None:
+            layout.append((4, 4))
+        elif field.type in _FIXED_WIDTH:
+            size = _FIXED_WIDTH[field.type]
+            layout.append((size, size))
+        else:
+            layout.append((_TOAST_POINTER, 1))  # an out-of-line pointer has a one-byte header: not aligned
+    layout += [(_TOAST_POINTER, 1)] * len(relation_columns(manifest, table))  # a key may be uuid, bigint or text
+    offset = -(-(_ROW_HEADER + -(-len(layout) // 8)) // 8) * 8
+    for size, align in layout:
+        offset = -(-offset // align) * align + size
+    return offset
+
+
+def _required_cycle(manifest: Manifest) -> list[str] | None:
+    """Return tables that require each other in a loop through required foreign keys (no first row possible)."""
+    edges: dict[str, set[str]] = {}
+    for rel in manifest.relationships:
+        if rel.required and rel.type in FK_PROBLEMS and manifest.table(rel.target) is not None:
+            edges.setdefault(rel.source, set()).add(rel.target)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
 def check(manifest: Manifest) -> list[FieldError]:
     """Return every rule `manifest` breaks on its own (empty when it is sound)."""
     errors: list[FieldError] = []
@@ -52,6 +107,10 @@ def check(manifest: Manifest) -> list[FieldError]:
     for i in range(len(manifest.tables)):
         _table(errors, manifest, i)
     _relationships(errors, manifest)
+    if not errors and (cycle := _required_cycle(manifest)):
+        errors.append(FieldError("relationships", "cycle", "relationships: required relationships form a loop ("
+                                 f"{' → '.join(cycle)}), so no row could ever be inserted into these tables. "
+                                 "Make one of them optional."))
     if not errors:
         _object_names(errors, manifest)
     return errors
@@ -91,6 +150,10 @@ def _table(errors: list[FieldError], manifest: Manifest, i: int) -> None:
     if columns > names.MAX_COLUMNS:
         errors.append(FieldError(f"{path}.fields", "max_columns", f"{path}: {columns} columns with id, timestamps "
                                  f"and relationships; PostgreSQL allows {names.MAX_COLUMNS}."))
+    elif (width := row_width(manifest, table.name)) > MAX_ROW_BYTES:
+        errors.append(FieldError(f"{path}.fields", "row_width", f"{path}: a full row can take {width:,} bytes even "
+                                 f"with every long value moved out of line; PostgreSQL stores at most "
+                                 f"{MAX_ROW_BYTES:,} bytes in a row. Split the fields across two tables."))
     known = {f.name for f in table.fields} | set(names.SYSTEM_COLUMNS) | set(relation_columns(manifest, table.name))
     for kind in ("indexes", "uniqueConstraints"):
         for j, index in enumerate(getattr(table, kind)):

@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg import sql
 
+from strata.db import db
 from strata.extensions import names, values
 from strata.extensions.manifest import ON_DELETE, ExtensionField, ExtensionTable, Manifest
 
@@ -26,6 +27,15 @@ class Target:
     table: str
     column: str
     sql_type: str
+
+
+def run(statement: str) -> None:
+    """Execute one generated statement in the session's transaction, exactly as composed.
+
+    No parameters: the driver then reads no `%` as a placeholder, so a literal such as '100%' or '%s' in a
+    default, enum label or comment reaches PostgreSQL as the generator wrote it.
+    """
+    db.session.connection().exec_driver_sql(statement, execution_options={"no_parameters": True})
 
 
 def ident(*parts: str) -> str:

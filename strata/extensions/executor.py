@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from strata.db import apply_scope, current_scope, db
 from strata.errors import FieldError, NotFound, ValidationError
-from strata.extensions import generator, runtime
+from strata.extensions import ddl, generator, runtime
 from strata.extensions.models import ExtensionMigration, ExtensionSchema
 
 LOCK_CLASS = 0x5E7E  # advisory lock namespace of extension migrations; the second key is the tenant id
@@ -41,7 +41,8 @@ def verify(migration: ExtensionMigration) -> list[FieldError]:
     steps = migration.steps or []
     forward = generator.script([s for step in steps for s in step["sql"]])
     backward = generator.script([s for step in reversed(steps) for s in step["rollback"]])
-    if generator.schema_checksum(migration.schema_definition) != migration.checksum_schema:
+    if migration.checksum_schema not in (generator.schema_checksum(migration.schema_definition),
+                                         generator.legacy_schema_checksum(migration.schema_definition)):
         problems.append("the schema definition no longer matches checksum_schema")
     if generator.sql_checksum(migration.migration_sql, migration.rollback_sql) != migration.checksum_sql:
         problems.append("migration_sql or rollback_sql no longer matches checksum_sql")
@@ -104,11 +105,10 @@ def _mark_executing(migration_pk, started: datetime) -> None:
 
 
 def _run(statements: list[tuple[str, str]], progress: Progress | None) -> None:
-    connection = db.session.connection()
     for i, (description, statement) in enumerate(statements, 1):
         if progress is not None:
             progress(i, len(statements), description)
-        connection.exec_driver_sql(statement)
+        ddl.run(statement)
 
 
 def _fail(plugin_id: str, migration_pk, started: datetime, message: str, *, executing: bool) -> None:
@@ -172,8 +172,23 @@ def _applied(row: ExtensionSchema, migration: ExtensionMigration) -> None:
     runtime.changed()
 
 
-def rollback(plugin_id: str, migration_id: str, *, progress: Progress | None = None) -> Outcome:
-    """Undo an executed migration with its stored rollback SQL; only the latest applied one can be undone."""
+def rollback_preview(plugin_id: str, migration_id: str) -> tuple[ExtensionMigration, list]:
+    """Return the migration and the data rolling it back would drop (see `backups.losses`), changing nothing."""
+    from strata.extensions import backups
+
+    migration = _migration(plugin_id, migration_id)
+    return migration, backups.losses(migration) if migration.status == "executed" else []
+
+
+def rollback(plugin_id: str, migration_id: str, *, progress: Progress | None = None, allow_destructive: bool = False,
+             actor: str | None = None) -> Outcome:
+    """Undo an executed migration with its stored rollback SQL; only the latest applied one can be undone.
+
+    A rollback that would drop data (tables or columns holding rows, enum values in use) is refused unless
+    `allow_destructive`; with it, the data is first copied to backups (`backups.back_up`) in the same transaction.
+    """
+    from strata.extensions import backups
+
     db.session.commit()
     _lock()
     migration = _migration(plugin_id, migration_id)
@@ -189,9 +204,14 @@ def rollback(plugin_id: str, migration_id: str, *, progress: Progress | None = N
     if problems:
         db.session.rollback()
         raise ValidationError(problems)
+    found = backups.losses(migration)
+    if found and not allow_destructive:
+        db.session.rollback()
+        raise backups.refusal(migration, found)
     started, pk = datetime.now(UTC), migration.id
     statements = [(f"Undo: {step['description']}", s) for step in reversed(migration.steps) for s in step["rollback"]]
     try:
+        kept = backups.back_up(migration, found, actor)
         _run(statements, progress)
         migration.status, migration.execution_end, migration.error_message = "rolled_back", datetime.now(UTC), None
         row.applied_definition, row.applied_version = migration.from_definition, migration.from_version
@@ -199,10 +219,14 @@ def rollback(plugin_id: str, migration_id: str, *, progress: Progress | None = N
         row.last_error = None
         runtime.changed()
         db.session.commit()
+    except ValidationError:
+        db.session.rollback()
+        raise
     except DBAPIError as exc:
         db.session.rollback()
         message = _error_text(exc)
         _fail(plugin_id, pk, started, f"Rollback failed: {message}", executing=False)
         raise ValidationError.single("migration", "failed", f"Rollback of {migration.migration_id} failed and "
                                      f"changed nothing: {message}") from None
-    return Outcome(migration, True, f"Migration {migration.migration_id} rolled back.")
+    note = f" The dropped data was kept in {len(kept)} backup(s) listed on the extension's page." if kept else ""
+    return Outcome(migration, True, f"Migration {migration.migration_id} rolled back.{note}")

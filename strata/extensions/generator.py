@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from psycopg import sql
@@ -70,8 +71,38 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _number(value: int | float) -> str:
+    """Return a number's canonical text: the same for every spelling jsonb may give back (1e16, 10000000000000000)."""
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return "0" if exact == 0 else str(exact.normalize())
+
+
+def canonical_json(value: Any) -> str:
+    """Return `value` as canonical JSON text: sorted keys, no spaces, numbers as `_number` writes them.
+
+    A definition is stored as `jsonb`, which keeps numbers as `numeric`: 1e16 comes back as the integer
+    10000000000000000 and -0.0 as 0. Hashing this form makes the checksum of what is stored equal the
+    checksum of what was written, so no valid manifest fails its own verification.
+    """
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "{" + ",".join(f"{json.dumps(str(k))}:{canonical_json(v)}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return _number(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
 def schema_checksum(definition: dict[str, Any]) -> str:
     """Return the SHA-256 of a manifest definition in canonical JSON."""
+    return sha256(canonical_json(definition))
+
+
+def legacy_schema_checksum(definition: dict[str, Any]) -> str:
+    """Return the checksum records written before `canonical_json` carry (still accepted by `verify`)."""
     return sha256(json.dumps(definition, sort_keys=True, separators=(",", ":")))
 
 

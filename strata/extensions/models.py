@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, String, Text, func, text
+from sqlalchemy import BigInteger, Boolean, DateTime, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,3 +66,22 @@ class ExtensionMigration(TimestampMixin, db.Model):
     execution_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     execution_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class ExtensionBackup(db.Model):
+    """Data a rollback copied aside before dropping it: a whole table's rows or one column's values."""
+
+    __tablename__ = "extension_backups"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True,
+                                          server_default=text("gen_random_uuid()"))
+    plugin_id: Mapped[str] = mapped_column(String(255), index=True)
+    migration_id: Mapped[str] = mapped_column(String(255))
+    source_table: Mapped[str] = mapped_column(String(63))
+    source_column: Mapped[str | None] = mapped_column(String(63))
+    backup_table: Mapped[str] = mapped_column(String(63), unique=True)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    restored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

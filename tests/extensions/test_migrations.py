@@ -143,9 +143,13 @@ def test_rollback_of_an_upgrade_restores_the_schema(scoped, install):
     rest.create_row(runtime.table("notes", "note"), {"title": "kept too", "mood": "calm"})
     db.session.execute(text("DELETE FROM plugin_notes_note WHERE mood = 'focused'"))
     db.session.commit()
-    outcome = executor.rollback("notes", migration.migration_id)
-    assert outcome.ran
-    assert catalog.snapshot() == before
+    with pytest.raises(ValidationError) as caught:  # the new column `pinned` holds a value
+        executor.rollback("notes", migration.migration_id)
+    assert caught.value.errors[0].rule == "destructive" and "1 value of the column plugin_notes_note.pinned" \
+        in caught.value.errors[0].message
+    outcome = executor.rollback("notes", migration.migration_id, allow_destructive=True)
+    assert outcome.ran and "kept in 1 backup(s)" in outcome.message
+    assert [line for line in catalog.snapshot() if "ext_backup_" not in line] == before
     assert registry.get("notes").applied_version == "1.0.0"
     assert db.session.get(ExtensionMigration, migration.id).status == "rolled_back"
     assert rows("SELECT title, words FROM plugin_notes_note") == [("kept too", 0)]
@@ -154,7 +158,7 @@ def test_rollback_of_an_upgrade_restores_the_schema(scoped, install):
 def test_rollback_of_the_first_install_removes_everything(scoped, install):
     before = catalog.snapshot()
     migration = install(CRM)
-    executor.rollback("acme-crm", migration.migration_id)
+    executor.rollback("acme-crm", migration.migration_id)  # no rows yet: nothing to lose, no flag needed
     assert catalog.snapshot() == before
     row = registry.get("acme-crm")
     assert row.status == "pending" and row.applied_definition is None
