@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from alembic.script import ScriptDirectory
+from flask import current_app, has_app_context
 from psycopg import sql
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +17,7 @@ from strata.db import Scope, db, enter_scope, leave_scope, public_scope
 from strata.errors import NotFound, ValidationError
 from strata.tenancy import migrations, template
 from strata.tenancy.models import Tenant
-from strata.tenancy.slugs import role_name, schema_name, validate_slug
+from strata.tenancy.slugs import role_name, role_prefix_for, schema_name, validate_slug
 
 # Granted to every tenant role: the few public columns tenant code must read.
 TENANT_GROUP_ROLE = "strata_tenant"
@@ -46,13 +48,31 @@ def validate_new_tenant(slug: str, name: str) -> None:
     if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise ValidationError.single("slug", "unique", f"A tenant with slug {slug!r} already exists.")
     exists = db.session.connection().exec_driver_sql(
-        "SELECT 1 FROM pg_roles WHERE rolname = %(r)s UNION ALL SELECT 1 FROM pg_namespace WHERE nspname = %(s)s",
-        {"r": role_name(slug), "s": schema_name(slug)},
-    )
+        "SELECT 1 FROM pg_namespace WHERE nspname = %(s)s", {"s": schema_name(slug)})
     if exists.first() is not None:
         raise ValidationError.single(
-            "slug", "unique", f"The database already holds a schema or role for {slug!r}; choose another slug."
+            "slug", "unique", f"The database already holds a schema for {slug!r}; choose another slug."
         )
+
+
+def role_prefix() -> str:
+    """Return this database's prefix for tenant roles (DB_ROLE_PREFIX, or one made from the database name)."""
+    configured = current_app.config.get("DB_ROLE_PREFIX") if has_app_context() else None
+    return role_prefix_for(db.engine.url.database or "", configured)
+
+
+def free_role_name(slug: str) -> str:
+    """Return the tenant role name for `slug`, with a random suffix when a role of that name exists.
+
+    Roles belong to the whole server: one left by a dropped database, or made by another
+    application, must not block provisioning. The tenant row records the name chosen.
+    """
+    base = role_name(slug, role_prefix())
+    candidate = base
+    while db.session.connection().exec_driver_sql(
+            "SELECT 1 FROM pg_roles WHERE rolname = %(r)s", {"r": candidate}).first() is not None:
+        candidate = f"{base[:56]}_{secrets.token_hex(3)}"
+    return candidate
 
 
 def create_tenant(
@@ -71,7 +91,7 @@ def create_tenant(
     name = (name or "").strip()
     with public_scope():
         validate_new_tenant(slug, name)
-        schema, role = schema_name(slug), role_name(slug)
+        schema, role = schema_name(slug), free_role_name(slug)
         try:
             recorded = template.template_for(db.engine, script or migrations.script_directory(), _create_space)
             _create_space(db.session.connection(), schema, role)

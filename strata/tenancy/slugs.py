@@ -42,5 +42,25 @@ def schema_name(slug: str) -> str:
     return f"tenant_{slug}"
 
 
-def role_name(slug: str) -> str:
-    return f"tenant_{slug}_role"
+PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
+
+
+def role_prefix_for(database: str, configured: str | None = None) -> str:
+    """Return the role prefix: `configured` (DB_ROLE_PREFIX) if set, else one made from the database name.
+
+    Roles are cluster-wide while schemas are per database, so two Strata databases on one
+    server (production and staging) need different prefixes for their tenant roles.
+    """
+    if configured:
+        if not PREFIX_PATTERN.match(configured):
+            raise ValueError(f"DB_ROLE_PREFIX must match {PREFIX_PATTERN.pattern}, got {configured!r}")
+        return configured
+    cleaned = re.sub(r"[^a-z0-9_]", "_", (database or "strata").lower())
+    if not cleaned[:1].isalpha():
+        cleaned = f"db{cleaned}"
+    return f"{cleaned[:19]}_"
+
+
+def role_name(slug: str, prefix: str) -> str:
+    """Return the role for `slug` under `prefix` (at most 20 + 40 characters: within PostgreSQL's 63)."""
+    return f"{prefix}{slug}"

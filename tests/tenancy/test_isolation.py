@@ -79,7 +79,7 @@ def test_worker_job_for_a_cannot_read_b(app, make_tenant, run_jobs):
     assert other.get_status() == JobStatus.FAILED
     assert "permission denied" in other.latest_result().exc_string
     assert "bravo secret" not in other.latest_result().exc_string
-    assert who.return_value() == {"role": "tenant_alpha_role", "search_path": '"tenant_alpha", public'}
+    assert who.return_value() == {"role": a.db_role, "search_path": '"tenant_alpha", public'}
 
 
 def test_pool_of_one_never_leaks_role_or_search_path(make_app, make_user, make_tenant, login):
@@ -130,7 +130,7 @@ def test_scope_switch_inside_a_savepoint_survives_its_rollback(app, make_tenant)
     login_role = db.session.execute(text("SELECT current_user")).scalar()
     db.session.commit()
     with tenant_context(tenant.id):
-        assert db.session.execute(text("SELECT current_user")).scalar() == "tenant_alpha_role"
+        assert db.session.execute(text("SELECT current_user")).scalar() == tenant.db_role
         savepoint = db.session.begin_nested()
         with public_scope():
             assert db.session.execute(text("SELECT current_user")).scalar() == login_role
@@ -138,7 +138,7 @@ def test_scope_switch_inside_a_savepoint_survives_its_rollback(app, make_tenant)
                 db.session.execute(text("SELECT 1 / 0"))
         savepoint.rollback()
         # The server undid the switch back to the tenant along with the savepoint; it is redone.
-        assert db.session.execute(text("SELECT current_user")).scalar() == "tenant_alpha_role"
+        assert db.session.execute(text("SELECT current_user")).scalar() == tenant.db_role
         with pytest.raises(Exception, match="permission denied"):
             with db.session.begin_nested():
                 db.session.execute(text("SELECT * FROM public.memberships"))

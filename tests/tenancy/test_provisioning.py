@@ -10,7 +10,7 @@ from strata.db import db
 from strata.errors import ValidationError
 from strata.tenancy import migrations
 from strata.tenancy.models import Tenant
-from strata.tenancy.service import create_tenant, drop_tenant, tenant_context
+from strata.tenancy.service import create_tenant, drop_tenant, role_prefix, tenant_context
 
 
 def write_revision(folder, revision: str, upgrade_body: str) -> None:
@@ -35,11 +35,12 @@ def _exists(kind: str, name: str) -> bool:
 def test_create_tenant_builds_schema_role_and_tables(app, make_user):
     owner = make_user()
     tenant = create_tenant("acme", "Acme Ltd", owner_id=owner.id)
-    assert tenant.schema_name == "tenant_acme" and tenant.db_role == "tenant_acme_role"
-    assert _exists("schema", "tenant_acme") and _exists("role", "tenant_acme_role")
+    role = role_prefix() + "acme"
+    assert tenant.schema_name == "tenant_acme" and tenant.db_role == role
+    assert _exists("schema", "tenant_acme") and _exists("role", role)
     owner_of_schema = db.session.execute(
         text("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'tenant_acme'")).scalar()
-    assert owner_of_schema == "tenant_acme_role"
+    assert owner_of_schema == role
     tables = set(db.session.execute(text(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'tenant_acme'")).scalars())
     assert {"audit_logs", "alembic_version"} <= tables
@@ -48,7 +49,7 @@ def test_create_tenant_builds_schema_role_and_tables(app, make_user):
     membership = db.session.scalar(select(Membership).where(Membership.tenant_id == tenant.id))
     assert membership.user_id == owner.id and membership.role == "admin"
     login_role_is_member = db.session.execute(
-        text("SELECT pg_has_role(current_user, 'tenant_acme_role', 'USAGE')")).scalar()
+        text("SELECT pg_has_role(current_user, :r, 'USAGE')"), {"r": role}).scalar()
     assert login_role_is_member
 
 
@@ -108,7 +109,7 @@ def test_failure_halfway_leaves_no_schema_role_or_row(app, tmp_path, make_user):
     with pytest.raises(Exception, match="division by zero"):
         create_tenant("halfway", "Halfway", owner_id=owner.id, script=failing)
     assert not _exists("schema", "tenant_halfway")
-    assert not _exists("role", "tenant_halfway_role")
+    assert not _exists("role", role_prefix() + "halfway")
     assert db.session.scalar(select(func.count(Tenant.id))) == 0
     assert db.session.scalar(select(func.count(Membership.id))) == 0
     # The slug is free again afterwards.
@@ -121,7 +122,7 @@ def test_drop_tenant_removes_schema_role_and_memberships(app, make_tenant, make_
     tenant = make_tenant("gone", members={user: "admin"})
     drop_tenant(tenant.slug)
     assert not _exists("schema", "tenant_gone")
-    assert not _exists("role", "tenant_gone_role")
+    assert not _exists("role", tenant.db_role)
     assert db.session.scalar(select(func.count(Membership.id))) == 0
 
 

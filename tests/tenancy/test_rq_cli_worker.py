@@ -21,4 +21,4 @@ def test_rq_worker_with_app_worker_class_runs_tenant_jobs(app, make_tenant):
                            "--url", app.config["REDIS_URL"], "default"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert job.return_value() == {"role": "tenant_alpha_role", "search_path": '"tenant_alpha", public'}
+    assert job.return_value() == {"role": tenant.db_role, "search_path": '"tenant_alpha", public'}
