@@ -96,6 +96,8 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
         "LOGIN_FAILURE_WINDOW": _int(env, "LOGIN_FAILURE_WINDOW", 15 * 60),
         "TENANT_SCOPING": env.get("TENANT_SCOPING", "on") != "off",
         "SIGNUP_OPEN": env.get("SIGNUP_OPEN", "on") != "off",
+        # Tenant roles are server-wide: each database sharing a server needs its own prefix.
+        "DB_ROLE_PREFIX": env.get("DB_ROLE_PREFIX") or None,
     }
 
 
