@@ -1,4 +1,4 @@
-"""Writing received events: the log rows, the company upserts and the checkpoint, in one transaction.
+"""Writing received events: the log rows, the company and resource upserts and the checkpoint, in one transaction.
 
 A batch is written with three set-based statements over the batch passed as one JSON parameter:
 the log insert skips event ids already logged (replays and duplicates), the company update applies
@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from strata.db import db
 from strata.streams.protocol import EventRow, json_default, log_fragment
+from strata.streams.resources import apply_resources
 
 PROFILE_COLUMNS = ("name", "company_status", "company_type", "jurisdiction", "date_of_creation",
                    "date_of_cessation", "registered_office_address", "sic_codes", "accounts", "etag")
@@ -148,6 +149,7 @@ def write_batch(stream_id: int, rows: list[EventRow]) -> BatchResult:
     new_ids = set(db.session.execute(_INSERT_LOG, {"stream_id": stream_id, "rows": _log_rows(rows)}).scalars())
     fresh = [r for r in rows if r.event_id in new_ids]
     apply_companies(stream_id, fresh, track_all)
+    apply_resources(stream_id, fresh, track_all)
     last = max((r for r in rows if r.timepoint is not None), key=lambda r: r.timepoint, default=None)
     if last is not None:
         db.session.execute(_CHECKPOINT, {"id": stream_id, "timepoint": last.timepoint, "event_id": last.event_id,

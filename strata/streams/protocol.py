@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -43,7 +44,7 @@ class LineAssembler:
 
 @dataclass
 class EventRow:
-    """One received line as it is logged, plus the company values it carries (company-profile only)."""
+    """One received line as it is logged, plus what it applies: company values (company-profile) or a resource."""
 
     event_id: str
     timepoint: int | None
@@ -55,6 +56,9 @@ class EventRow:
     status: str = "processed"
     error: str | None = None
     profile: dict[str, Any] | None = None
+    resource_id: str | None = None  # the resource's own key (filing, appointment, PSC, charge…)
+    table: str | None = None  # the tenant table the resource lands in
+    has_data: bool = False  # the event carries the resource's data (a delete may not)
     fragment: str | None = None  # the row as the log insert's JSON object (see log_fragment)
 
     @property
@@ -136,12 +140,16 @@ def _published(raw: Any) -> datetime | None:
     if raw in (None, ""):
         return None
     try:
-        return datetime.fromisoformat(str(raw)).replace(tzinfo=None)
+        published = datetime.fromisoformat(str(raw))
     except ValueError as exc:
         raise EventError(f"event.published_at: {raw!r} is not a date-time") from exc
+    if published.tzinfo is not None:  # the register publishes UTC; an offset is converted, not dropped
+        published = published.astimezone(UTC)
+    return published.replace(tzinfo=None)
 
 
 def _company_number(doc: dict) -> str | None:
+    """Return a company-profile event's company number: `data.company_number`, else `resource_id`."""
     data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
     number = data.get("company_number") or doc.get("resource_id")
     if number is None and isinstance(doc.get("resource_uri"), str) and doc["resource_uri"].startswith("/company/"):
@@ -149,6 +157,35 @@ def _company_number(doc: dict) -> str | None:
     if number is not None and (not isinstance(number, str) or not 1 <= len(number) <= 20):
         raise EventError("data.company_number: must be a string of 1 to 20 characters")
     return number
+
+
+_COMPANY_URI = re.compile(r"/company/([A-Za-z0-9]{1,20})(?:/|$)")
+
+
+def uri_company_number(doc: dict) -> str | None:
+    """Return the company number of a resource event, read from `resource_uri` (`/company/<number>/…`).
+
+    Disqualified officers are keyed on the officer (`/disqualified-officers/<kind>/<id>`): a corporate
+    one carries its own registration number as `data.company_number`; a natural one has no company.
+    """
+    uri = doc.get("resource_uri")
+    if not isinstance(uri, str) or len(uri) > 500:
+        raise EventError("resource_uri: required, a path of at most 500 characters")
+    if uri.startswith("/disqualified-officers/"):
+        data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+        number = data.get("company_number")
+        if number is None:
+            return None
+        if not isinstance(number, str) or not _NUMBER.fullmatch(number):
+            raise EventError("data.company_number: must be 1 to 20 letters and digits")
+        return number.upper()
+    match = _COMPANY_URI.match(uri)
+    if match is None:
+        raise EventError(f"resource_uri: {uri[:80]!r} does not name a company (/company/<number>/…)")
+    return match.group(1).upper()
+
+
+_NUMBER = re.compile(r"[A-Za-z0-9]{1,20}")
 
 
 def malformed_row(line: bytes, after_timepoint: int | None, error: str) -> EventRow:
@@ -184,18 +221,24 @@ def parse_line(line: bytes, after_timepoint: int | None = None) -> EventRow:
     row = EventRow(str(timepoint), timepoint, kind, event_type, None, text, None)
     try:
         row.published_at = _published(event.get("published_at"))
-        row.company_number = _company_number(doc)
         if kind == "company-profile":
+            row.company_number = _company_number(doc)
             apply_profile(row, doc)
+        else:
+            apply_resource(row, doc)
     except EventError as exc:
         row.status, row.error = "failed", str(exc)
     return row
 
 
-def apply_profile(row: EventRow, doc: dict) -> None:
-    """Fill `row.profile` from a company-profile event; raise EventError when it cannot be applied."""
+def _check_type(row: EventRow) -> None:
     if row.event_type not in ("changed", "deleted"):
         raise EventError(f"event.type: {row.event_type!r} is neither 'changed' nor 'deleted'")
+
+
+def apply_profile(row: EventRow, doc: dict) -> None:
+    """Fill `row.profile` from a company-profile event; raise EventError when it cannot be applied."""
+    _check_type(row)
     if not row.company_number:
         raise EventError("data.company_number: required")
     data = doc.get("data")
@@ -205,3 +248,22 @@ def apply_profile(row: EventRow, doc: dict) -> None:
     if not isinstance(data, dict):
         raise EventError("data: required on a 'changed' event")
     row.profile = profile_values(data)
+
+
+def apply_resource(row: EventRow, doc: dict) -> None:
+    """Fill the resource key, table and company number of a filing, officer, PSC… event; raise EventError."""
+    from strata.streams.resources import TABLE_OF_KIND
+
+    if row.resource_kind is None:
+        raise EventError("resource_kind: required")
+    table = TABLE_OF_KIND.get(row.resource_kind)
+    if table is None:
+        raise EventError(f"resource_kind: {row.resource_kind[:80]!r} is not a Companies House resource kind")
+    _check_type(row)
+    resource_id = doc.get("resource_id")
+    if not isinstance(resource_id, str) or not 1 <= len(resource_id) <= 200:
+        raise EventError("resource_id: must be a string of 1 to 200 characters")
+    row.company_number = uri_company_number(doc)
+    if not row.deleted and not isinstance(doc.get("data"), dict):
+        raise EventError("data: required on a 'changed' event")
+    row.resource_id, row.table, row.has_data = resource_id, table, isinstance(doc.get("data"), dict)

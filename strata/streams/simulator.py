@@ -1,8 +1,11 @@
 """A local Companies House streaming API: the real protocol over HTTP, with faults on demand.
 
-`flask streams simulate --port 5055` serves it; tests start `SimulatorServer` on a free port. Events
-are numbered from `first_timepoint`; `backlog` of them exist at start and `rate` more appear every
-second. `?timepoint=N` replays from N inclusive; without it the stream starts at the next new event.
+`flask streams simulate --port 5055` serves all nine streams; tests start `SimulatorServer` on a free port.
+Each stream has its own timepoint sequence (company profiles from `first_timepoint`, the others from
+their own bases, as on the real service) and serves the real resource shapes (see `fakedata`): the
+PSC stream carries several resource kinds, the disqualified-officers stream natural and corporate
+officers. `backlog` events of each stream exist at start and `rate` more appear every second.
+`?timepoint=N` replays from N inclusive; without it the stream starts at the next new event.
 Faults: a wrong key gets 401, a timepoint older than the `retention` window (or beyond the head) 416,
 more than `max_connections` open streams 429; `disconnect_rate` ends a connection after an event,
 `cut_rate` ends it in the middle of the next line, `duplicate_rate` sends an event twice,
@@ -27,6 +30,10 @@ from strata.streams import fakedata
 from strata.streams.models import STREAM_PATHS
 
 KIND_OF_PATH = {path: kind for kind, path in STREAM_PATHS.items()}
+# Where each stream's timepoints start (company profiles: `first_timepoint`); distinct, like the real streams'.
+FIRST_TIMEPOINTS = {"filing-history": 3_210_000, "company-officers": 51_200_000, "company-psc-individual": 7_001_000,
+                    "company-charges": 9_120_000, "company-insolvency": 4_400_000, "disqualified-officer-natural": 100,
+                    "company-exemptions": 2_200_000, "company-psc-statement": 3_300_000}
 
 
 @dataclass
@@ -50,7 +57,13 @@ class SimulatorConfig:
     chunk_events: int = 200
     total: int | None = None  # stop publishing after this many events
     pregenerate: bool = False  # render the backlog's company-profile lines once, up front (for benchmarks)
+    scripted: dict[str, list[dict]] = field(default_factory=dict)  # stream type → exact events to serve instead
+    silent_after: int | None = None  # after this many events a connection goes silent mid-line (no heartbeat)
     started: float = field(default_factory=time.time)
+
+    def first(self, stream_type: str = "company-profile") -> int:
+        """Return the first timepoint of stream `stream_type`."""
+        return FIRST_TIMEPOINTS.get(stream_type, self.first_timepoint)
 
 
 def _json(status: int, body: dict) -> Response:
@@ -74,7 +87,7 @@ class Simulator:
 
     def _render(self, timepoint: int, kind: str) -> bytes:
         c = self.config
-        return fakedata.event_line(c.seed, timepoint, c.pool, self.published(timepoint), c.delete_rate, kind)
+        return fakedata.event_line(c.seed, timepoint, c.pool, self.published(timepoint, kind), c.delete_rate, kind)
 
     def line(self, timepoint: int, kind: str) -> bytes:
         """Return the line of event `timepoint` of stream `kind`."""
@@ -82,22 +95,22 @@ class Simulator:
             return self._rendered[timepoint]
         return self._render(timepoint, kind)
 
-    def head(self) -> int:
-        """Return the newest published timepoint (first_timepoint - 1 while nothing exists)."""
+    def head(self, kind: str = "company-profile") -> int:
+        """Return the newest published timepoint of stream `kind` (its first - 1 while nothing exists)."""
         c = self.config
         published = c.backlog + int(max(0.0, time.time() - c.started) * c.rate)
         if c.total is not None:
             published = min(published, c.total)
-        return c.first_timepoint + published - 1
+        return c.first(kind) + published - 1
 
-    def oldest(self) -> int:
-        """Return the oldest timepoint still retained."""
-        return max(self.config.first_timepoint, self.head() - self.config.retention + 1)
+    def oldest(self, kind: str = "company-profile") -> int:
+        """Return the oldest timepoint of stream `kind` still retained."""
+        return max(self.config.first(kind), self.head(kind) - self.config.retention + 1)
 
-    def published(self, timepoint: int) -> datetime:
+    def published(self, timepoint: int, kind: str = "company-profile") -> datetime:
         """Return when `timepoint` was published (backlog spread over the past; live in real time)."""
         c = self.config
-        offset = timepoint - c.first_timepoint - c.backlog
+        offset = timepoint - c.first(kind) - c.backlog
         seconds = offset / c.rate if c.rate > 0 else offset * 0.5
         jitter = -3 if (timepoint * 2_654_435_761) % 97 == 0 else 0  # published_at can go backwards
         start = datetime.fromtimestamp(c.started, UTC).replace(tzinfo=None)
@@ -129,10 +142,12 @@ class Simulator:
         raw = request.args.get("timepoint")
         with self._lock:
             self.asked.append(raw)
-        head = self.head()
+        if kind in self.config.scripted:
+            return self._scripted(kind, raw)
+        head = self.head(kind)
         if raw is None:
             start = head + 1
-        elif not raw.isdigit() or not self.oldest() <= int(raw) <= head + 1:
+        elif not raw.isdigit() or not self.oldest(kind) <= int(raw) <= head + 1:
             return _json(416, {"error": "Requested Range Not Satisfiable: timepoint out of range",
                                "type": "ch:service"})
         else:
@@ -142,6 +157,19 @@ class Simulator:
                 return _json(429, {"error": "Too Many Requests", "type": "ch:service"})
             self.open += 1
         return Response(self._body(start, kind), 200, content_type="application/json", direct_passthrough=True)
+
+    def _scripted(self, kind: str, raw: str | None) -> Response:
+        """Serve the scripted events of `kind` from timepoint `raw` (all without one), then heartbeats."""
+        start = int(raw) if raw and raw.isdigit() else 0
+        lines = b"".join(json.dumps(e).encode() + b"\n" for e in self.config.scripted[kind]
+                         if e["event"]["timepoint"] >= start)
+
+        def body():
+            yield from _chunks(lines, random.Random())
+            while not self.stopping.wait(self.config.heartbeat):
+                yield b"\n"
+
+        return Response(body(), 200, content_type="application/json", direct_passthrough=True)
 
     def _lines(self, start: int, end: int, kind: str, rng: random.Random) -> tuple[bytes, bool]:
         """Return the lines of timepoints start..end, and whether the connection should end after them."""
@@ -164,12 +192,18 @@ class Simulator:
 
     def _body(self, start: int, kind: str):
         rng = random.Random()
-        position, last_sent = start, time.monotonic()
+        position, last_sent, sent = start, time.monotonic(), 0
         try:
             while not self.stopping.is_set():
-                head = self.head()
+                head = self.head(kind)
+                if self.config.silent_after is not None and sent >= self.config.silent_after:
+                    yield from self._fall_silent(position, kind)
+                    return
                 if position <= head:
                     end = min(head, position + self.config.chunk_events - 1)
+                    if self.config.silent_after is not None:
+                        end = min(end, position + self.config.silent_after - sent - 1)
+                    sent += end - position + 1
                     data, stop = self._lines(position, end, kind, rng)
                     yield from _chunks(data, rng)
                     last_sent = time.monotonic()
@@ -184,6 +218,12 @@ class Simulator:
         finally:
             with self._lock:
                 self.open -= 1
+
+    def _fall_silent(self, position: int, kind: str):
+        """Send half of the next line, then nothing at all (not even heartbeats) until the client gives up."""
+        line = self.line(position, kind)
+        yield line[: len(line) // 2]
+        self.stopping.wait(60)  # ends with the server, or after a minute of silence
 
 
 def _chunks(data: bytes, rng: random.Random):

@@ -13,6 +13,7 @@ from strata.db import db
 from strata.streams.ingest import apply_companies
 from strata.streams.models import StreamEvent, StreamMetadata
 from strata.streams.protocol import EventRow
+from strata.streams.resources import apply_resources
 
 
 def _set(stream_id: int, **values) -> None:
@@ -105,6 +106,7 @@ def apply_logged(event: StreamEvent, row: EventRow, track_all: bool) -> None:
         db.session.flush()
         row.event_id = event.event_id
         apply_companies(event.stream_id, [row], track_all)
+        apply_resources(event.stream_id, [row], track_all)
     event.processing_status = row.status
     event.error_message = row.error
     event.processed_at = func.now()

@@ -28,8 +28,14 @@ def tenant(make_tenant, admin):
 
 
 @pytest.fixture
-def scoped(tenant):
-    with tenant_context(tenant.id) as scope:
+def tenant_id(tenant) -> int:
+    """The tenant's id, read outside any tenant scope (the tenants table is not the tenant's)."""
+    return tenant.id
+
+
+@pytest.fixture
+def scoped(tenant_id, admin_id):
+    with tenant_context(tenant_id) as scope:
         yield scope
 
 
@@ -50,14 +56,20 @@ def simulator():
 
 
 @pytest.fixture
-def make_stream(scoped, admin):
-    """Factory: configure an enabled company-profile stream reading from `url`."""
+def admin_id(admin, tenant_id) -> int:
+    """The admin's id, read outside any tenant scope (the users table is not the tenant's)."""
+    return admin.id
+
+
+@pytest.fixture
+def make_stream(admin_id, scoped):
+    """Factory: configure an enabled stream (company profiles unless `stream_type` says) reading from `url`."""
 
     def make(url: str, key: str = "demo-stream-key", track_all: bool = True, last_timepoint: int | None = None,
-             stall: int = 600):
-        stream = service.create_stream({"stream_type": "company-profile", "base_url": url, "stream_key": key,
+             stall: int = 600, stream_type: str = "company-profile"):
+        stream = service.create_stream({"stream_type": stream_type, "base_url": url, "stream_key": key,
                                         "track_all": "on" if track_all else "", "stall_after_seconds": str(stall)},
-                                       admin.id)
+                                       admin_id)
         stream.enabled = True
         stream.last_timepoint = last_timepoint
         db.session.commit()
@@ -95,11 +107,11 @@ class ConsumerThread:
 
 
 @pytest.fixture
-def consumer(app, tenant):
+def consumer(app, tenant_id):
     """Factory: run the consumer of `stream_id` in a thread (a context manager that stops it)."""
 
     def make(stream_id: int, settings: ConsumerSettings = FAST) -> ConsumerThread:
-        return ConsumerThread(app, tenant.id, stream_id, settings)
+        return ConsumerThread(app, tenant_id, stream_id, settings)
 
     return make
 

@@ -13,6 +13,7 @@ from strata.streams.consumer import Consumer, ConsumerSettings, backoff
 from strata.streams.ingest import write_batch
 from strata.streams.models import StreamEvent, StreamMetadata
 from strata.streams.protocol import parse_line
+from strata.streams.resources import RESOURCE_TABLES
 from strata.streams.simulator import SimulatorConfig
 from tests.streams.conftest import FAST, wait_for
 
@@ -243,15 +244,20 @@ def test_without_checkpoint_the_stream_starts_live(simulator, make_stream, consu
     assert db.session.scalar(select(func.min(StreamEvent.timepoint))) >= sim.config.first_timepoint + 100
 
 
-def test_events_of_other_streams_are_logged_not_applied(simulator, scoped, admin, consumer):
+def test_events_of_other_streams_land_in_their_table_not_in_companies(simulator, scoped, admin_id, consumer):
     sim = simulator(backlog=50, delete_rate=0)
+    first = sim.config.first("filing-history")
     stream = service.create_stream({"stream_type": "filing-history", "base_url": sim.url,
-                                    "stream_key": "demo-stream-key", "track_all": "on"}, admin.id)
-    stream.enabled, stream.last_timepoint = True, sim.config.first_timepoint - 1
+                                    "stream_key": "demo-stream-key", "track_all": "on"}, admin_id)
+    stream.enabled, stream.last_timepoint = True, first - 1
     db.session.commit()
-    assert stream.url.endswith("/filings")
+    assert stream.url.endswith("/filings") and first != sim.config.first_timepoint
     with consumer(stream.id):
-        assert wait_for(lambda: _stream(stream.id).last_timepoint == sim.config.first_timepoint + 49)
+        assert wait_for(lambda: _stream(stream.id).last_timepoint == first + 49)
     kinds = db.session.scalars(select(StreamEvent.resource_kind).distinct()).all()
     assert kinds == ["filing-history"] and _count(StreamEvent.processing_status == "processed") == 50
+    assert _count(StreamEvent.company_number.is_(None)) == 0
     assert db.session.scalar(select(func.count()).select_from(Company)) == 0
+    filings = RESOURCE_TABLES["company_filings"]
+    assert db.session.scalar(select(func.count()).select_from(filings)) == db.session.scalar(
+        select(func.count(func.distinct(StreamEvent.event_data["resource_id"].astext))))
