@@ -1,18 +1,21 @@
-"""Lookback windows and their segments, in the tenant's timezone.
+"""Lookback windows and their segments, in the tenant's timezone (rules in `strata.reports.clock`).
 
-A window is a range of local dates, both ends included. A segment covers whole local days:
-daily, weekly (Monday to Sunday) or monthly (calendar month); the first and last segment are
-clipped to the window. Each segment also carries its UTC instants, half-open, from local
-midnight to local midnight, so a segment containing a DST change lasts 23 or 25 hours.
+A window is a range of local dates, both ends included, of days that have ended (or up to today
+when the report includes today so far). A segment covers whole local days: daily, weekly (Monday
+to Sunday) or monthly (calendar month); the first and last segment are clipped to the window.
+Each segment also carries its UTC instants, half-open, from the first instant of its first day
+to the first instant of the day after it, so a segment containing a DST change lasts 23 or 25 hours.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+
+from strata.reports.clock import day_start_utc
 
 SEGMENT_TYPES = ("daily", "weekly", "monthly")
 LOOKBACK_UNITS = ("days", "weeks", "months")
@@ -38,23 +41,27 @@ class Segment:
 
 
 def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
-    """Return the UTC instant at which `day` begins in `tz`."""
-    local = datetime.combine(day, time(0), tzinfo=tz)
-    # A midnight inside a DST gap (a few zones skip 00:00) is taken as the first instant after it.
-    return local.astimezone(UTC)
+    """Return the UTC instant at which `day` begins in `tz` (a midnight in a gap: the first instant after it)."""
+    return day_start_utc(day, tz)
 
 
 def lookback_window(config: dict, as_of: date) -> tuple[date, date]:
-    """Return the (first, last) local dates a lookback config covers, relative to `as_of`.
+    """Return the (first, last) local dates a lookback config covers, relative to `as_of` (the tenant's today).
 
-    Relative windows end on the day before `as_of` (the last complete day): 7 days back from
-    Wednesday covers the previous Wednesday to Tuesday; N months back starts on the same day
-    of the month N months earlier (clamped to month ends).
+    Relative windows end on the day before `as_of` (the last day that has ended), or on `as_of`
+    itself when the config has `includeToday`: 7 days back from Wednesday covers the previous
+    Wednesday to Tuesday (or Thursday to Wednesday, today so far); N months back starts on the
+    same day of the month N months earlier (clamped to month ends). A custom range ends at the
+    latest on that same last day; its start is kept (a range wholly in the future is empty: its
+    end comes before its start).
     """
+    last = as_of if config.get("includeToday") else as_of - timedelta(days=1)
     if config.get("type") == "custom":
-        return date.fromisoformat(config["startDate"]), date.fromisoformat(config["endDate"])
+        return date.fromisoformat(config["startDate"]), min(date.fromisoformat(config["endDate"]), last)
     value, unit = int(config["value"]), config["unit"]
-    end = as_of - timedelta(days=1)
+    end = last
+    if config.get("includeToday"):
+        as_of += timedelta(days=1)
     if unit == "days":
         start = as_of - timedelta(days=value)
     elif unit == "weeks":
@@ -62,6 +69,16 @@ def lookback_window(config: dict, as_of: date) -> tuple[date, date]:
     else:
         start = as_of - relativedelta(months=value)
     return start, end
+
+
+def window_at(config: dict, run_at: datetime, tenant_tz: ZoneInfo | str) -> tuple[date, date]:
+    """Return the lookback window of a run at instant `run_at`: relative to the tenant's date then, in its zone.
+
+    The schedule's own timezone plays no part: the window is made of the tenant's days.
+    """
+    from strata.reports.clock import local_today
+
+    return lookback_window(config, local_today(tenant_tz, run_at))
 
 
 def _next_boundary(day: date, kind: str) -> date:

@@ -27,7 +27,8 @@ def test_daily_keeps_wall_time_across_new_york_dst():
 def test_time_in_the_spring_gap_runs_just_after_it_and_autumn_overlap_runs_once():
     spring = upcoming({"frequency": "daily", "time": "01:30", "timezone": "Europe/London"},
                       datetime(2026, 3, 28, 12, 0, tzinfo=UTC), 2)
-    assert [local(r, LONDON) for r in spring] == ["2026-03-29 02:30 Sun", "2026-03-30 01:30 Mon"]
+    # 01:30 does not exist on 29 March (01:00 jumps to 02:00): it runs at the first instant after the gap.
+    assert [local(r, LONDON) for r in spring] == ["2026-03-29 02:00 Sun", "2026-03-30 01:30 Mon"]
     autumn = upcoming({"frequency": "daily", "time": "01:30", "timezone": "Europe/London"},
                       datetime(2026, 10, 24, 12, 0, tzinfo=UTC), 3)
     assert [r.isoformat() for r in autumn] == ["2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00",
