@@ -83,6 +83,10 @@ class TenantCache(Generic[T]):
         hit = app.extensions.get(self._store, {}).get(tenant_id)
         return None if hit is None else hit[1]
 
+    def forget(self) -> None:
+        """Drop this process's copy for the current tenant, so the next `current()` reads the database again."""
+        current_app.extensions.get(self._store, {}).pop(self._tenant_id(), None)
+
     def changed(self) -> None:
         """Mark the current tenant's value as changed; every process rebuilds it once this transaction commits."""
         db.session().info.setdefault(self._pending, set()).add(self._tenant_id())

@@ -14,12 +14,14 @@ from flask import flash, g, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
+from blueprints.extensions import retry_when_stale
 from strata.db import db
 from strata.errors import FieldError, ValidationError
 from strata.extensions import rest, runtime
 from strata.extensions.runtime import TableSpec
 
 bp = tenant_blueprint("extension_data", __name__, url_prefix="/extensions/<plugin_id>/data")
+retry_when_stale(bp)
 PAGE_SIZE = 50
 INPUTS = {"Int": "number", "Float": "text", "Decimal": "text", "DateTime": "datetime-local", "String": "text"}
 

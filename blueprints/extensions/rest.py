@@ -13,12 +13,14 @@ from __future__ import annotations
 from flask import current_app, g, request, url_for
 
 from blueprints import role_required, tenant_blueprint
+from blueprints.extensions import retry_when_stale
 from strata import filters
 from strata.db import db
 from strata.errors import ValidationError
 from strata.extensions import openapi, rest, runtime
 
 bp = tenant_blueprint("extensions_rest", __name__, api=True)
+retry_when_stale(bp)
 _TABLE = "/x/<plugin_id>/<table>"
 
 

@@ -128,6 +128,7 @@ def load() -> Installed:
 CACHE = TenantCache("extensions:version", load, "extension tables")
 current = CACHE.current  # the current tenant's Installed tables
 changed = CACHE.changed  # call after an install, rollback, enable, disable or uninstall
+forget = CACHE.forget  # drop this process's copy: a statement met a table that changed under it
 version_key = CACHE.version_key
 
 
@@ -137,3 +138,12 @@ def table(plugin_id: str, name: str) -> TableSpec:
     if plugin_id not in installed.enabled or name not in installed.tables.get(plugin_id, {}):
         raise NotFound(f"no extension table {plugin_id}/{name}")
     return installed.tables[plugin_id][name]
+
+
+def is_stale(exc: BaseException) -> bool:
+    """True if a database error says a table or column this process knew is gone (changed by another process)."""
+    from psycopg import errors
+
+    return isinstance(getattr(exc, "orig", None), errors.UndefinedColumn | errors.UndefinedTable
+                      | errors.UndefinedObject | errors.InvalidTextRepresentation | errors.DatatypeMismatch) \
+        and "plugin_" in str(getattr(exc, "orig", ""))

@@ -193,3 +193,26 @@ def test_a_loop_of_required_relationships_is_refused(scoped):
     with pytest.raises(ValidationError) as caught:
         registry.validate(selfish)
     assert "a → a" in caught.value.errors[0].message
+
+
+def test_a_request_meeting_a_table_changed_under_it_reads_the_new_definition(client, login, tenant, admin,
+                                                                              install):
+    from strata.core import queues
+
+    wordy = grown(tables=[{"name": "note", "fields": [*NOTES["tables"][0]["fields"], {"name": "words", "type": "Int"}]}])
+    with tenant_context(tenant.id):
+        install(wordy)
+        add("kept", words=3)
+    login(admin, tenant=tenant)
+    url = f"/api/t/{tenant.slug}/x/notes/note"
+    assert client.get(url).json["items"][0]["words"] == 3  # this process now holds the definition with `words`
+    key = runtime.version_key(tenant.id)
+    seen = queues.connection.get(key)
+    with tenant_context(tenant.id):  # another process drops the column; its notice has not arrived here yet
+        install({**NOTES, "version": "2.0.0"}, allow_destructive=True)
+    queues.connection.set(key, seen)
+    listed = client.get(url)
+    assert listed.status_code == 200 and listed.json["items"][0]["title"] == "kept"
+    assert "words" not in listed.json["items"][0]
+    created = client.post(url, json={"title": "new"})
+    assert created.status_code == 201
