@@ -10,7 +10,7 @@ FLASK  := $(BIN)/flask --app app:create_app
 HOST   := 127.0.0.1
 PORT   := 5000
 
-.PHONY: install run test test-fast bench lint chromium clean
+.PHONY: install run test test-fast bench lint chromium pgbouncer clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,11 +28,19 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: install chromium
-	$(BIN)/python -m pytest
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || { \
+	  echo "Installing Debian's pgbouncer for the pooled-connection tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq pgbouncer >/dev/null \
+	  || echo "pgbouncer could not be installed: the PgBouncer test will be skipped"; }
+
+# Two pytest-xdist workers (one per core), each with its own embedded PostgreSQL and Redis;
+# the slowest tests are listed at the end.
+test: install chromium pgbouncer
+	$(BIN)/python -m pytest -n 2 --durations=25
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -n 2 -m "not e2e"
 
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
