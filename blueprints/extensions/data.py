@@ -11,13 +11,14 @@ import json
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
 from blueprints.extensions import retry_when_stale
 from strata.db import db
 from strata.errors import FieldError, ValidationError
-from strata.extensions import rest, runtime
+from strata.extensions import insight, rest, runtime
 from strata.extensions.runtime import TableSpec
 
 bp = tenant_blueprint("extension_data", __name__, url_prefix="/extensions/<plugin_id>/data")
@@ -86,6 +87,33 @@ def index(plugin_id: str, table: str):
     return page_or_partial("extensions/data/index.html", "extensions/data/_rows.html", 422 if errors else 200,
                            **context, result=page, errors=errors, active=active, number=number,
                            operators=rest.OPERATORS, page_size=PAGE_SIZE)
+
+
+def _insight(plugin_id: str, table: str, status: int = 200, notes=(), errors=()):
+    spec = runtime.table(plugin_id, table)
+    known = set(spec.fields) | set(spec.relations)
+    report = insight.report(g.access.tenant_id, plugin_id, table, spec.physical, known)
+    return render_template("extensions/data/_insight.html", plugin_id=plugin_id, table=table, insight=report,
+                           notes=list(notes), errors=list(errors)), status
+
+
+@bp.get("/<table>/insight")
+@role_required("admin")
+def insight_panel(plugin_id: str, table: str):
+    """Show the table's slowest REST queries and the indexes they lack."""
+    return _insight(plugin_id, table)
+
+
+@bp.post("/<table>/insight/index")
+@role_required("admin")
+def accept_index(plugin_id: str, table: str):
+    """Create a suggested index as a new patch version of the extension (a normal, reversible migration)."""
+    try:
+        migration = insight.accept(plugin_id, table, request.form.getlist("fields"), current_user.email)
+    except ValidationError as exc:
+        db.session.rollback()
+        return _insight(plugin_id, table, 422, errors=exc.errors)
+    return _insight(plugin_id, table, notes=[f"Index created by migration {migration.migration_id}."])
 
 
 @bp.get("/<table>/filter")

@@ -10,6 +10,8 @@ editors write. Disabled or unknown tables are 404.
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, g, request, url_for
 
 from blueprints import role_required, tenant_blueprint
@@ -17,7 +19,7 @@ from blueprints.extensions import retry_when_stale
 from strata import filters
 from strata.db import db
 from strata.errors import ValidationError
-from strata.extensions import openapi, rest, runtime
+from strata.extensions import insight, openapi, rest, runtime
 
 bp = tenant_blueprint("extensions_rest", __name__, api=True)
 retry_when_stale(bp)
@@ -39,9 +41,12 @@ def list_rows(plugin_id: str, table: str):
         chosen = rest.parse_select(spec, request.args.get("select"))
         limit, offset = rest.parse_page(request.args.get("limit"), request.args.get("offset"),
                                         request.headers.get("Range"))
+        started = time.perf_counter()
         page = rest.list_rows(spec, found, order, limit, offset, count=mode, select=chosen)
     except ValidationError as exc:
         return filters.postgrest_error(exc)
+    insight.record(g.access.tenant_id, plugin_id, table, filters.fields_of(found), [t.field for t in order],
+                   (time.perf_counter() - started) * 1000)
     shown, total = len(page.rows), page.total
     headers = {"Content-Range": _content_range(offset, shown, total), "Range-Unit": "items"}
     if asked and page.total_exact and total is not None and offset and offset >= total:
