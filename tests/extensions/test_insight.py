@@ -29,7 +29,8 @@ def test_slow_shapes_are_listed_and_a_suggested_index_becomes_a_migration(client
     assert "missing: <code>(words, title)</code>" in body and ">3<" in body
     assert "Create index on (words, title)" in body and "Create index on (mood" not in body  # mood has one
 
-    made = client.post(f"/t/{tenant.slug}/extensions/notes/data/note/insight/index", data={"fields": ["words", "title"]})
+    made = client.post(f"/t/{tenant.slug}/extensions/notes/data/note/insight/index",
+                       data={"fields": ["words", "title"]})
     assert made.status_code == 200 and "Index created by migration 0002_1.0.1" in made.get_data(as_text=True)
     assert "Create index on (words, title)" not in made.get_data(as_text=True)
     with tenant_context(tenant.id):
