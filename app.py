@@ -64,7 +64,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     jobs.init_app(app)
 
+    import workers
     from strata.cli import register_cli
+    from workers.cli import register_cli as register_worker_cli
 
+    workers.load()
     register_cli(app)
+    register_worker_cli(app)
     return app

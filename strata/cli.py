@@ -1,4 +1,5 @@
-"""Command-line interface: `flask tenants …`, `flask worker`, `flask demo`, `flask up`."""
+"""Command-line interface: `flask tenants …`, `flask demo`, `flask up` (`flask worker` and `flask cron`
+live in `workers/cli.py`)."""
 
 from __future__ import annotations
 
@@ -98,26 +99,6 @@ def drop_tenant(slug: str, yes: bool) -> None:
     click.echo(f"Dropped tenant {slug}.")
 
 
-@click.command("worker")
-@click.option("--queues", "-q", default="streams,backfills,default", help="Comma-separated queue names.")
-@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--no-scheduler", is_flag=True, help="Do not run RQ's scheduler in this worker.")
-def worker(queues: str, burst: bool, no_scheduler: bool) -> None:
-    """Run an RQ worker (with the scheduler) for this app, built once."""
-    from workers.runner import run_worker
-
-    run_worker(current_app._get_current_object(), queues.split(","), burst=burst, with_scheduler=not no_scheduler)
-
-
-@click.command("cron")
-def cron() -> None:
-    """Enqueue the periodic jobs (stream supervisor, schedule tick, sweeps) on time until stopped."""
-    from strata.core import queues
-    from workers.periodic import build_scheduler
-
-    build_scheduler(queues.connection).start()
-
-
 @click.command("demo")
 def demo() -> None:
     """Create the demo tenant `acme` and its demo user unless they exist; print the login."""
@@ -139,8 +120,6 @@ def up(host: str, port: int) -> None:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
-    app.cli.add_command(worker)
-    app.cli.add_command(cron)
     app.cli.add_command(demo)
     app.cli.add_command(up)
     from strata.extensions.cli import extensions_cli

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 SLOT_RETRY = Retry(max=engine.MAX_ATTEMPTS - 1)
 
 
-@job(queue="backfills", timeout=int(engine.SLOT_BUDGET_SECONDS) + 900, retry=SLOT_RETRY)
+@job("reports.run_slot", queue="backfills", timeout=int(engine.SLOT_BUDGET_SECONDS) + 900, retry=SLOT_RETRY)
 def run_slot(collection_id: str) -> int:
     """Work segments of one collection until none is left; return how many this slot ran."""
     current = get_current_job()

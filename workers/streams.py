@@ -10,7 +10,7 @@ from workers import job
 from workers.periodic import periodic
 
 
-@job(queue="streams", timeout=-1)
+@job("streams.consume", queue="streams", timeout=-1)
 def consume_stream(stream_id: int) -> str:
     """Consume one stream of the job's tenant until it is stopped; return why it stopped."""
     # How long a killed consumer's lock outlives it, so how soon the supervisor may replace it.

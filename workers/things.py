@@ -7,7 +7,7 @@ from strata.things import summary
 from workers import job
 
 
-@job(queue="default", timeout=600)
+@job("things.refresh_summary", queue="default", timeout=600)
 def refresh_summary() -> float:
     """Refresh the tenant's `thing_class_summary` concurrently; idempotent; return the seconds it took."""
     summary.clear_pending(current_scope().tenant_id)

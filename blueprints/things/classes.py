@@ -221,9 +221,8 @@ def metrics():
 @role_required("admin")
 def refresh_counts():
     """Queue a refresh of the class counts now."""
-    from workers import enqueue
-    from workers.things import refresh_summary
+    from strata import jobs
 
-    enqueue(refresh_summary, current_scope().tenant_id)
+    jobs.enqueue("things.refresh_summary", current_scope().tenant_id)
     flash("Counts will be refreshed in a moment.", "info")
     return redirect(url_for(".metrics"))

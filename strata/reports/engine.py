@@ -26,6 +26,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Engine, text
 
+from strata import jobs
 from strata.db import apply_scope, current_scope, db
 from strata.reports import sources
 from strata.reports.models import Collection, Workflow
@@ -90,17 +91,8 @@ def counts(collection_id: uuid.UUID) -> dict[str, int]:
 
 def enqueue_slots(collection_id: uuid.UUID, how_many: int) -> None:
     """Put `how_many` slot jobs for the collection on the backfills queue in one round trip (after committing)."""
-    from rq import Queue
-
-    from strata.core import queues
-    from workers.reports import run_slot
-
-    if how_many < 1:
-        return
-    spec, args = run_slot.spec, (current_scope().tenant_id, str(collection_id))
-    queue = queues.queue(spec.queue)
-    queue.enqueue_many([Queue.prepare_data(run_slot, args=args, timeout=spec.timeout, retry=spec.retry)
-                        for _ in range(how_many)])
+    args = (current_scope().tenant_id, str(collection_id))
+    jobs.enqueue_many("reports.run_slot", [args] * max(how_many, 0))
 
 
 def launch(collection: Collection) -> None:

@@ -15,6 +15,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
+from strata import jobs
 from strata.core import queues
 from strata.db import current_scope, db
 from strata.streams.consumer import lock_name
@@ -45,13 +46,10 @@ def _waiting(tenant_id: int, stream_id: int) -> bool:
 
 def ensure_consumer(stream_id: int) -> str | None:
     """Enqueue a consumer for one stream of the current tenant unless one runs or waits; return the job id."""
-    from workers import enqueue
-    from workers.streams import consume_stream
-
     tenant_id = current_scope().tenant_id
     if is_running(tenant_id, stream_id) or _waiting(tenant_id, stream_id):
         return None
-    job = enqueue(consume_stream, tenant_id, stream_id)
+    job = jobs.enqueue("streams.consume", tenant_id, stream_id)
     queues.connection.set(_job_key(tenant_id, stream_id), job.id, ex=7 * 86_400)
     log.info("enqueued consumer %s for stream %s of tenant %s", job.id, stream_id, tenant_id)
     return job.id

@@ -39,13 +39,12 @@ def _enqueue_refresh(session: Session) -> None:
     tenants = session.info.pop(_CHANGED, None)
     if not tenants:
         return
+    from strata import jobs
     from strata.core import queues
-    from workers import enqueue
-    from workers.things import refresh_summary
 
     for tenant_id in tenants:
         if queues.connection.set(PENDING_KEY.format(tenant_id=tenant_id), "1", nx=True, ex=PENDING_TTL):
-            enqueue(refresh_summary, tenant_id)
+            jobs.enqueue("things.refresh_summary", tenant_id)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -1,0 +1,49 @@
+"""Structure rules checked on the source: the domain never imports the job modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Return (line, module) for every import statement of the file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_no_domain_module_imports_workers():
+    offenders = [f"{path.relative_to(ROOT)}:{line} imports {module}"
+                 for path in sorted((ROOT / "strata").rglob("*.py"))
+                 for line, module in _imports(path)
+                 if module == "workers" or module.startswith("workers.")]
+    assert offenders == []
+
+
+def test_the_check_sees_a_workers_import(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from workers.things import refresh_summary\n")
+    assert (2, "workers.things") in _imports(sample)
+
+
+def test_every_job_is_registered_by_name(app):
+    from strata import jobs
+
+    assert {"extensions.apply_migration", "reports.run_slot", "streams.consume",
+            "things.refresh_summary"} <= set(jobs.names())
+
+
+def test_an_unknown_job_name_is_refused(app):
+    from strata import jobs
+
+    with pytest.raises(LookupError, match="no-such.job"):
+        jobs.enqueue("no-such.job", 1)
