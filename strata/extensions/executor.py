@@ -59,8 +59,7 @@ def _lock() -> None:
     db.session.execute(text("SELECT pg_advisory_xact_lock(:c, :t)"), {"c": LOCK_CLASS, "t": scope.tenant_id})
     config = current_app.config
     db.session.execute(text("SELECT set_config('lock_timeout', :l, true), set_config('statement_timeout', :s, true)"),
-                       {"l": config.get("EXTENSIONS_LOCK_TIMEOUT", "3s"),
-                        "s": config.get("EXTENSIONS_STATEMENT_TIMEOUT", "5min")})
+                       {"l": config["EXTENSIONS_LOCK_TIMEOUT"], "s": config["EXTENSIONS_STATEMENT_TIMEOUT"]})
 
 
 def _migration(plugin_id: str, migration_id: str | None) -> ExtensionMigration:
