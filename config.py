@@ -105,6 +105,11 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
         "LOGIN_FAILURE_WINDOW": _int(env, "LOGIN_FAILURE_WINDOW", 15 * 60),
         "TENANT_SCOPING": env.get("TENANT_SCOPING", "on") != "off",
         "SIGNUP_OPEN": env.get("SIGNUP_OPEN", "on") != "off",
+        # Streams: the read deadline is about twice the API's ~30 s heartbeat (a silent link is replaced
+        # after it); the consumer lock is the liveness heartbeat (a dead consumer shows within its TTL).
+        "STREAMS_READ_DEADLINE": _int(env, "STREAMS_READ_DEADLINE", 65),
+        "STREAMS_LOCK_TTL": _int(env, "STREAMS_LOCK_TTL", 15),
+        "STREAMS_PER_WORKER": _int(env, "STREAMS_PER_WORKER", 500),
         "EXTENSIONS_LOCK_TIMEOUT": _duration(env, "EXTENSIONS_LOCK_TIMEOUT", "3s"),
         "EXTENSIONS_STATEMENT_TIMEOUT": _duration(env, "EXTENSIONS_STATEMENT_TIMEOUT", "5min"),
         # Tenant roles are server-wide: each database sharing a server needs its own prefix.
@@ -121,6 +126,9 @@ DEFAULTS: dict = {
     "LOGIN_FAILURE_WINDOW": 15 * 60,
     "TENANT_SCOPING": True,
     "SIGNUP_OPEN": True,
+    "STREAMS_READ_DEADLINE": 65,
+    "STREAMS_LOCK_TTL": 15,
+    "STREAMS_PER_WORKER": 500,
     "EXTENSIONS_LOCK_TIMEOUT": "3s",  # lock_timeout of each extension migration's transaction
     "EXTENSIONS_STATEMENT_TIMEOUT": "5min",  # statement_timeout of each statement of a migration step
     "STRATA_ENV": "development",

@@ -35,8 +35,15 @@ def _form_context(form, errors: dict | None = None, stream=None) -> dict:
 
 def _status_context(stream_id: int) -> dict:
     stream = service.get_stream(stream_id)
-    return {"stream": stream, "stats": service.stats(stream),
-            "running": supervisor.is_running(g.access.tenant_id, stream.id)}
+    running = supervisor.is_running(g.access.tenant_id, stream.id)
+    return {"stream": stream, "stats": service.stats(stream), "running": running,
+            "shown": service.state(stream, running)}
+
+
+def _list_context() -> dict:
+    streams = service.list_streams()
+    running = supervisor.running_streams(g.access.tenant_id, [s.id for s in streams])
+    return {"streams": streams, "states": {s.id: service.state(s, s.id in running) for s in streams}}
 
 
 def _back(stream_id: int):
@@ -47,7 +54,7 @@ def _back(stream_id: int):
 @bp.get("/")
 def index():
     """List the tenant's streams with their state; admins get the form to add one."""
-    return render_template("streams/index.html", streams=service.list_streams(), **_form_context({}))
+    return render_template("streams/index.html", **_list_context(), **_form_context({}))
 
 
 @bp.post("/")
@@ -59,8 +66,7 @@ def create():
     except ValidationError as exc:
         db.session.rollback()
         ctx = _form_context(request.form, exc.by_field())
-        return page_or_partial("streams/index.html", "streams/_form.html", 422,
-                               streams=service.list_streams(), **ctx)
+        return page_or_partial("streams/index.html", "streams/_form.html", 422, **_list_context(), **ctx)
     db.session.commit()
     flash(f"{stream.label} stream configured. Start it when you are ready.", "success")
     return _back(stream.id)

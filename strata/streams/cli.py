@@ -1,4 +1,4 @@
-"""`flask streams …`: the simulator, a consumer in the foreground, and one supervisor pass."""
+"""`flask streams …`: the simulator, a consumer or a host of many in the foreground, and one supervisor pass."""
 
 from __future__ import annotations
 
@@ -49,10 +49,12 @@ def simulate(host: str, port: int, **options) -> None:
 @streams_cli.command("consume")
 @click.argument("slug")
 @click.argument("stream_id", type=int)
-@click.option("--lock-ttl", default=30, type=int, show_default=True, help="Seconds the consumer lock outlives us.")
+@click.option("--lock-ttl", default=None, type=int, help="Seconds the consumer lock outlives us [STREAMS_LOCK_TTL].")
 @click.option("--batch-size", default=1000, type=int, show_default=True)
-def consume(slug: str, stream_id: int, lock_ttl: int, batch_size: int) -> None:
+def consume(slug: str, stream_id: int, lock_ttl: int | None, batch_size: int) -> None:
     """Run the consumer of stream STREAM_ID of tenant SLUG in the foreground until stopped or disabled."""
+    from flask import current_app
+
     from strata.errors import NotFound
     from strata.streams.consumer import Consumer, ConsumerSettings
     from strata.tenancy.service import get_tenant, tenant_context
@@ -64,15 +66,36 @@ def consume(slug: str, stream_id: int, lock_ttl: int, batch_size: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with tenant_context(tenant):
-        settings = ConsumerSettings(lock_ttl=lock_ttl, batch_size=batch_size, check_interval=min(2.0, lock_ttl / 3))
+        overrides = {"lock_ttl": lock_ttl, "check_interval": min(2.0, lock_ttl / 3)} if lock_ttl else {}
+        settings = ConsumerSettings.from_config(current_app.config, batch_size=batch_size, **overrides)
         reason = Consumer(stream_id, settings, stop).run()
     click.echo(f"Consumer stopped: {reason}")
 
 
+@streams_cli.command("host")
+@click.option("--slot", default=0, type=int, show_default=True, help="The host slot whose lock this process holds.")
+@click.option("--capacity", default=None, type=int, help="Most streams run here [STREAMS_PER_WORKER].")
+@click.option("--batch-size", default=1000, type=int, show_default=True)
+def host(slot: int, capacity: int | None, batch_size: int) -> None:
+    """Run the consumers of every wanted stream (up to CAPACITY) in this process until stopped."""
+    from flask import current_app
+
+    from strata.streams.consumer import ConsumerSettings
+    from strata.streams.host import Host
+
+    app = current_app._get_current_object()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    settings = ConsumerSettings.from_config(app.config, batch_size=batch_size)
+    reason = Host(app, slot, capacity or int(app.config.get("STREAMS_PER_WORKER", 500)), settings, stop).run()
+    click.echo(f"Host stopped: {reason}")
+
+
 @streams_cli.command("supervise")
 def supervise() -> None:
-    """Enqueue a consumer for every enabled stream without a live one (what the periodic job does)."""
+    """Want every enabled stream run and enqueue hosts where needed (what the periodic job does)."""
     from strata.streams.supervisor import ensure_all
 
-    for slug, jobs in ensure_all().items():
-        click.echo(f"{slug}: started {len(jobs)} consumer(s)")
+    for slug, waiting in ensure_all().items():
+        click.echo(f"{slug}: {len(waiting)} stream(s) waiting for a host")

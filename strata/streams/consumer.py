@@ -10,6 +10,7 @@ rules: at least 60 s after 429, at least 10 s after other failures, doubling up 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import random
 import threading
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 class ConsumerSettings:
     """Timing and sizing of a consumer; the defaults follow the streaming API's rules."""
 
-    read_timeout: float = 90.0  # above the ~30 s heartbeat
+    read_timeout: float = 65.0  # the read deadline: about twice the ~30 s heartbeat, so silence means a dead link
     error_wait: float = 10.0  # at least this long after a failure other than 429
     rate_limit_wait: float = 60.0  # at least this long after 429
     max_wait: float = 300.0
@@ -43,7 +44,16 @@ class ConsumerSettings:
     flush_interval: float = 0.25
     buffer_chunks: int = 256  # bounded buffer between reader and writer (lists of lines)
     check_interval: float = 2.0  # lock heartbeat, enabled flag, stall alarm
-    lock_ttl: int = 30
+    lock_ttl: int = 15  # the lock is the heartbeat: a dead consumer's stream shows as not running after this
+    parent_pid: int | None = None  # stop when this process (the worker that started us) is gone
+
+    @classmethod
+    def from_config(cls, config, **overrides) -> ConsumerSettings:
+        """Return the settings from the app config (`STREAMS_READ_DEADLINE`, `STREAMS_LOCK_TTL`) and `overrides`."""
+        ttl = int(config.get("STREAMS_LOCK_TTL", cls.lock_ttl))
+        values = {"read_timeout": float(config.get("STREAMS_READ_DEADLINE", cls.read_timeout)), "lock_ttl": ttl,
+                  "check_interval": min(cls.check_interval, ttl / 3)}
+        return cls(**{**values, **overrides})
 
 
 def backoff(attempt: int, floor: float, cap: float, rng: random.Random | None = None) -> float:
@@ -94,6 +104,9 @@ class Consumer:
                 if wait is None:
                     reason = {401: "unauthorized", 416: "resync"}.get(outcome.status, outcome.kind)
                     break
+                if self._orphaned():
+                    reason = "orphaned"
+                    break
                 self._sleep(wait)
         except LockError:
             reason = "lock lost"
@@ -101,7 +114,7 @@ class Consumer:
             self.keeper.done.set()
             self.keeper.join(5)
             db.session.rollback()
-            if reason in ("stopped", "disabled", "lock lost"):
+            if reason in ("stopped", "disabled", "lock lost", "orphaned"):
                 status.mark_disconnected(self.stream_id)
             try:
                 self.lock.release()
@@ -173,9 +186,13 @@ class Consumer:
         self._next_check = now + self.settings.check_interval
         return True
 
+    def _orphaned(self) -> bool:
+        """Return whether the worker process that started this consumer is gone (we were re-parented)."""
+        return self.settings.parent_pid is not None and os.getppid() != self.settings.parent_pid
+
     def _still_wanted(self, stall: _Stall) -> bool:
         """Check the lock is still ours and re-read the enabled flag; raise the stall alarm once when due."""
-        if self.stop.is_set():
+        if self.stop.is_set() or self._orphaned():
             return False
         self.keeper.check()
         if stall.due():
@@ -187,7 +204,7 @@ class Consumer:
         while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
             self.stop.wait(min(left, self.settings.check_interval))
             self.keeper.check()
-            if not status.is_enabled(self.stream_id):
+            if self._orphaned() or not status.is_enabled(self.stream_id):
                 return
 
     # --- what an ending means -------------------------------------------------------------------------------
@@ -203,9 +220,12 @@ class Consumer:
         if outcome.kind == "http" and outcome.status == 416:
             status.resync_needed(self.stream_id, stream.last_timepoint)
             return None
-        if outcome.received and outcome.kind in ("eof", "transport"):
+        if (outcome.received and outcome.kind in ("eof", "transport")
+                or outcome.kind == "timeout" and outcome.connected):
+            # A connection that delivered events and then closed, broke or fell silent past the read
+            # deadline is replaced at once, from the checkpoint + 1.
             self.attempt = 0
-            status.disconnected(self.stream_id, outcome.detail, error=outcome.kind == "transport")
+            status.disconnected(self.stream_id, outcome.detail, error=outcome.kind != "eof")
             return s.reconnect_wait * (1 + random.random())
         self.attempt += 1
         floor = s.rate_limit_wait if outcome.status == 429 else s.error_wait

@@ -15,8 +15,11 @@ def _stream_card() -> Card | None:
     if stream is None:
         return Card("Companies House stream", "off", "streams.index",
                     "Connect the Companies House stream to keep your companies up to date.")
-    state = stream.connection_status if stream.enabled else "stopped"
-    if stream.resync_needed:
-        state = "resync needed"
+    from strata.db import current_scope
+    from strata.streams.service import state as shown_state
+    from strata.streams.supervisor import is_running
+
+    shown = shown_state(stream, is_running(current_scope().tenant_id, stream.id))
+    state = "resync needed" if stream.resync_needed else shown.state
     hint = f"Last timepoint {stream.last_timepoint}." if stream.last_timepoint is not None else "No event yet."
     return Card("Companies House stream", state, "streams.detail", hint, {"stream_id": stream.id})

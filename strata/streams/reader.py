@@ -29,6 +29,7 @@ class Outcome:
     status: int | None = None
     detail: str = ""
     received: bool = False
+    connected: bool = False  # the server answered 200
 
 
 class Reader(threading.Thread):
@@ -42,6 +43,7 @@ class Reader(threading.Thread):
         self.stop = threading.Event()
         self.last_data_at = time.monotonic()
         self.received = False
+        self.connected = False
         self.last_timepoint = timepoint - 1 if timepoint is not None else None
 
     def _put(self, item) -> bool:
@@ -57,13 +59,14 @@ class Reader(threading.Thread):
         try:
             outcome = self._stream()
         except httpx.TimeoutException as exc:
-            outcome = Outcome("timeout", detail=f"no data within {self.timeout.read:.0f} s ({type(exc).__name__})")
+            outcome = Outcome("timeout", detail=f"no data, not even a heartbeat, within the {self.timeout.read:g} s "
+                                                f"read deadline ({type(exc).__name__})")
         except httpx.HTTPError as exc:
             outcome = Outcome("transport", detail=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - reported to the writer, which records it
             outcome = Outcome("transport", detail=f"{type(exc).__name__}: {exc}")
         if outcome.kind != "http":
-            outcome = Outcome(outcome.kind, outcome.status, outcome.detail, self.received)
+            outcome = Outcome(outcome.kind, outcome.status, outcome.detail, self.received, self.connected)
         if not self.stop.is_set():
             self._put(outcome)
             return
@@ -80,6 +83,7 @@ class Reader(threading.Thread):
                 if response.status_code != 200:
                     body = response.read()[:500].decode("utf-8", errors="replace")
                     return Outcome("http", response.status_code, body.strip())
+                self.connected = True
                 if not self._put(CONNECTED):
                     return Outcome("stopped")
                 assembler = LineAssembler()

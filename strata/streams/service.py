@@ -252,6 +252,43 @@ class Stats:
     stalled: bool
 
 
+def is_stalled(stream: StreamMetadata, now: datetime | None = None) -> bool:
+    """Return whether a connected stream has had no event for longer than its stall alarm (no query)."""
+    now = now or datetime.now(UTC)
+    return stream.connection_status == "connected" and (
+        (stream.last_event_at is not None
+         and (now - stream.last_event_at).total_seconds() > stream.stall_after_seconds)
+        # the consumer's alarm also covers a connection that never delivered an event
+        or (stream.last_error or "").startswith(status.STALL_ALARM) and (
+            stream.last_event_at is None or stream.last_event_at < stream.last_error_at))
+
+
+@dataclass(frozen=True)
+class State:
+    """What a stream is doing, as shown: `connected`, `disconnected`, `error`, `stopped`, `not running`, and why."""
+
+    state: str
+    reason: str
+
+
+def state(stream: StreamMetadata, running: bool) -> State:
+    """Return the stream's shown state from its row and whether a live consumer holds its lock (the heartbeat)."""
+    key_rejected = (stream.last_error or "").startswith(status.KEY_REJECTED)
+    if stream.resync_needed:
+        return State("error", "resync needed")
+    if not stream.enabled:
+        return State("stopped", "key rejected" if key_rejected else "stopped by an admin")
+    if not running:  # the stored status is the last a consumer wrote; without a heartbeat nobody runs
+        return State("not running", "no live consumer: waiting for a streams worker")
+    if is_stalled(stream):
+        return State("connected", "stalled")
+    if stream.connection_status == "error":
+        return State("error", "retrying")
+    if stream.connection_status == "disconnected":
+        return State("disconnected", "reconnecting")
+    return State(stream.connection_status, "")
+
+
 def stats(stream: StreamMetadata, minutes: int = 30) -> Stats:
     """Return event counts, the events-per-minute series of the last `minutes`, lag and the stall alarm."""
     # The total is a counter kept by triggers (read with `stream`); failed events come from a partial index (t0008).
@@ -269,13 +306,7 @@ def stats(stream: StreamMetadata, minutes: int = 30) -> Stats:
     lag = None
     if stream.last_published_at is not None:
         lag = max(0.0, (now.replace(tzinfo=None) - stream.last_published_at).total_seconds())
-    stalled = stream.connection_status == "connected" and (
-        (stream.last_event_at is not None
-         and (now - stream.last_event_at).total_seconds() > stream.stall_after_seconds)
-        # the consumer's alarm also covers a connection that never delivered an event
-        or (stream.last_error or "").startswith(status.STALL_ALARM) and (
-            stream.last_event_at is None or stream.last_event_at < stream.last_error_at))
-    return Stats(total, failed, per_minute, lag, stalled)
+    return Stats(total, failed, per_minute, lag, is_stalled(stream, now))
 
 
 def company_history(company_number: str | None, limit: int = 20) -> list[StreamEvent]:

@@ -78,6 +78,7 @@ class Simulator:
         self.open = 0
         self.requests = 0
         self.asked: deque[str | None] = deque(maxlen=10_000)  # each request's `timepoint`, newest last (tests)
+        self.asked_at: deque[float] = deque(maxlen=10_000)  # when each of them came (time.monotonic())
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         self._rendered: dict[int, bytes] = {}
@@ -142,6 +143,7 @@ class Simulator:
         raw = request.args.get("timepoint")
         with self._lock:
             self.asked.append(raw)
+            self.asked_at.append(time.monotonic())
         if kind in self.config.scripted:
             return self._scripted(kind, raw)
         head = self.head(kind)

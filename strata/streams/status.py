@@ -53,9 +53,12 @@ def failed(stream_id: int, message: str, wait: float) -> None:
     _error(stream_id, f"{message}; retrying in {wait:.0f} s")
 
 
+KEY_REJECTED = "Stream key rejected"
+
+
 def unauthorized(stream_id: int, url: str, detail: str) -> None:
     """401: the key is wrong. The stream is disabled until an admin enters a valid key and starts it."""
-    _error(stream_id, f"Stream key rejected by {url} (401 {detail[:120] or 'Unauthorized'}). "
+    _error(stream_id, f"{KEY_REJECTED} by {url} (401 {detail[:120] or 'Unauthorized'}). "
                       "Enter a valid key and start the stream again.", enabled=False)
 
 

@@ -4,7 +4,10 @@ import pytest
 from sqlalchemy import select
 
 from strata.business_objects.models import Company
+from strata.core import queues
 from strata.db import db
+from strata.streams.consumer import lock_name
+from strata.streams.host import WANTED
 from strata.streams.models import StreamEvent, StreamMetadata
 from strata.tenancy.service import tenant_context
 
@@ -32,7 +35,7 @@ def test_create_stream_then_dashboard_never_shows_key(signed_in, tenant):
     stream = _stream(tenant)
     assert stream.stream_key == "s3cret-key-42" and not stream.enabled and stream.track_all
     page = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}").get_data(as_text=True)
-    assert "Company profiles stream" in page and "disconnected" in page and "Start stream" in page
+    assert "Company profiles stream" in page and "stopped" in page and "Start stream" in page
     assert "s3cret-key-42" not in page
     partial = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}/status", headers=HX).get_data(as_text=True)
     assert 'id="stream-status"' in partial and "s3cret" not in partial
@@ -97,10 +100,8 @@ def test_settings_keep_key_when_left_empty(signed_in, tenant):
     assert bad.status_code == 422 and 'id="settings-form"' in bad.get_data(as_text=True)
 
 
-def test_start_enqueues_one_consumer_and_stop_disables(signed_in, tenant):
+def test_start_wants_the_stream_enqueues_one_host_and_stop_disables(signed_in, tenant):
     from rq import Queue
-
-    from strata.core import queues
 
     signed_in.post(f"/t/{tenant.slug}/streams/", data=GOOD)
     stream = _stream(tenant)
@@ -109,8 +110,8 @@ def test_start_enqueues_one_consumer_and_stop_disables(signed_in, tenant):
     assert 'hx-trigger="every 2s"' in response.get_data(as_text=True)
     signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/start", headers=HX)
     jobs = Queue("streams", connection=queues.connection).get_jobs()
-    assert [j.func_name for j in jobs] == ["workers.streams.consume_stream"]
-    assert jobs[0].args == (tenant.id, stream.id)
+    assert [j.func_name for j in jobs] == ["workers.streams.host_streams"] and jobs[0].args == (0,)
+    assert queues.connection.smembers(WANTED) == {f"{tenant.id}:{stream.id}".encode()}
     signed_in.post(f"/t/{tenant.slug}/streams/{stream.id}/stop", headers=HX)
     assert not _stream(tenant).enabled
 
@@ -143,12 +144,21 @@ def test_rejected_key_and_resync_needed_read_clearly_on_the_dashboard(signed_in,
     assert "Stream key rejected by https://stream.example.test/companies (401" in page
     assert "Enter a valid key and start the stream again." in page and "Start stream" in page
     assert "stopped" in signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    listed = signed_in.get(f"/t/{tenant.slug}/streams/").get_data(as_text=True)
+    assert 'stopped <small class="muted">· key rejected</small>' in listed
     with tenant_context(tenant.id):
         status.resync_needed(stream.id, 47695461)
     page = signed_in.get(f"/t/{tenant.slug}/streams/{stream.id}").get_data(as_text=True)
     assert "Resync needed." in page and "no longer has timepoint 47695462 (416" in page
     assert "Resync from now" in page and "Start stream" not in page
     assert "resync needed" in signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    listed = signed_in.get(f"/t/{tenant.slug}/streams/").get_data(as_text=True)
+    assert 'error <small class="muted">· resync needed</small>' in listed
+    with tenant_context(tenant.id):
+        row = db.session.get(StreamMetadata, stream.id)
+        row.enabled, row.resync_needed, row.connection_status = True, False, "connected"
+    listed = signed_in.get(f"/t/{tenant.slug}/streams/").get_data(as_text=True)
+    assert 'not running <small class="muted">· no live consumer: waiting for a streams worker</small>' in listed
 
 
 def _log(tenant, stream_id, **values):
@@ -263,4 +273,8 @@ def test_dashboard_shows_stall_alarm_lag_and_chart_data(signed_in, tenant):
     assert "Stall alarm" in body and "10 min" in body and "47695461" in body
     assert 'id="epm-data"' in body and '"counts": [' in body and 'hx-trigger="every 2s"' in body
     card = signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
-    assert "Companies House stream" in card and "connected" in card
+    assert "Companies House stream" in card and 'class="figure">not running<' in card  # no consumer's heartbeat
+    queues.connection.set(lock_name(tenant.id, stream.id), "a live consumer", ex=5)
+    assert 'class="figure">connected<' in signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    listed = signed_in.get(f"/t/{tenant.slug}/streams/").get_data(as_text=True)
+    assert 'connected <small class="muted">· stalled</small>' in listed
