@@ -11,7 +11,6 @@ loud error.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from pathlib import Path
 
@@ -57,14 +56,6 @@ def _secret_key(env: dict[str, str], instance: Path, production: bool) -> str:
     return key
 
 
-def _duration(env: dict[str, str], name: str, default: str) -> str:
-    """A PostgreSQL duration setting (`250ms`, `3s`, `5min`, `1h`, or whole milliseconds), checked."""
-    raw = (env.get(name) or default).strip()
-    if not re.fullmatch(r"[1-9][0-9]{0,8}(ms|s|min|h)?", raw):
-        raise ConfigError(f"{name} must be a positive duration such as 250ms, 3s, 5min or 1h, got {raw!r}")
-    return raw
-
-
 def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None = None) -> dict:
     """Return the app settings from `env` (default: the process environment)."""
     env = dict(os.environ if env is None else env)
@@ -94,6 +85,8 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
             "pool_size": _int(env, "DB_POOL_SIZE", 10),
             "max_overflow": _int(env, "DB_MAX_OVERFLOW", 10),
             "pool_pre_ping": True,
+            # PgBouncer in transaction mode before 1.21 cannot carry server-side prepared statements.
+            **({"connect_args": {"prepare_threshold": None}} if env.get("DB_PREPARED_STATEMENTS") == "off" else {}),
         },
         "REDIS_URL": redis_url,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -105,13 +98,6 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
         "LOGIN_FAILURE_WINDOW": _int(env, "LOGIN_FAILURE_WINDOW", 15 * 60),
         "TENANT_SCOPING": env.get("TENANT_SCOPING", "on") != "off",
         "SIGNUP_OPEN": env.get("SIGNUP_OPEN", "on") != "off",
-        # Streams: the read deadline is about twice the API's ~30 s heartbeat (a silent link is replaced
-        # after it); the consumer lock is the liveness heartbeat (a dead consumer shows within its TTL).
-        "STREAMS_READ_DEADLINE": _int(env, "STREAMS_READ_DEADLINE", 65),
-        "STREAMS_LOCK_TTL": _int(env, "STREAMS_LOCK_TTL", 15),
-        "STREAMS_PER_WORKER": _int(env, "STREAMS_PER_WORKER", 500),
-        "EXTENSIONS_LOCK_TIMEOUT": _duration(env, "EXTENSIONS_LOCK_TIMEOUT", "3s"),
-        "EXTENSIONS_STATEMENT_TIMEOUT": _duration(env, "EXTENSIONS_STATEMENT_TIMEOUT", "5min"),
         # Tenant roles are server-wide: each database sharing a server needs its own prefix.
         "DB_ROLE_PREFIX": env.get("DB_ROLE_PREFIX") or None,
     }
@@ -126,10 +112,5 @@ DEFAULTS: dict = {
     "LOGIN_FAILURE_WINDOW": 15 * 60,
     "TENANT_SCOPING": True,
     "SIGNUP_OPEN": True,
-    "STREAMS_READ_DEADLINE": 65,
-    "STREAMS_LOCK_TTL": 15,
-    "STREAMS_PER_WORKER": 500,
-    "EXTENSIONS_LOCK_TIMEOUT": "3s",  # lock_timeout of each extension migration's transaction
-    "EXTENSIONS_STATEMENT_TIMEOUT": "5min",  # statement_timeout of each statement of a migration step
     "STRATA_ENV": "development",
 }
