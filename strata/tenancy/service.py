@@ -93,7 +93,8 @@ def create_tenant(
         validate_new_tenant(slug, name)
         schema, role = schema_name(slug), free_role_name(slug)
         try:
-            recorded = template.template_for(db.engine, script or migrations.script_directory(), _create_space)
+            recorded = template.template_for(db.session.connection(), script or migrations.script_directory(),
+                                             _create_space)
             _create_space(db.session.connection(), schema, role)
             tenant = Tenant(slug=slug, name=name, schema_name=schema, db_role=role, timezone=timezone)
             db.session.add(tenant)

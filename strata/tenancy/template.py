@@ -4,7 +4,7 @@ Running every tenant revision through Alembic costs hundreds of milliseconds per
 The statements it sends, though, are the same for every fresh schema: the revisions name
 no schema (the search_path does) and only the version table is schema-qualified. So the
 first provisioning in a process migrates a throw-away schema and role inside a
-transaction that is rolled back, records every statement with its parameters rendered
+savepoint that is rolled back, records every statement with its parameters rendered
 as literals, and keeps the result. Each later tenant gets that script with the
 throw-away names replaced by its own, sent as one batch (a single round trip) in the
 provisioning transaction. `tests/tenancy/test_template.py` checks that a replayed schema
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import psycopg
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from strata.db import Scope, apply_scope
 from strata.tenancy import migrations
@@ -53,8 +53,8 @@ def _key(script: ScriptDirectory) -> tuple:
     return tuple(script.version_locations or ()), tuple(sorted(script.get_heads()))
 
 
-def _record(engine: Engine, script: ScriptDirectory, prepare) -> Template:
-    """Migrate a throw-away tenant in a rolled-back transaction and return what was sent."""
+def _record(connection: Connection, script: ScriptDirectory, prepare) -> Template:
+    """Migrate a throw-away tenant in a rolled-back savepoint and return what was sent."""
     token = secrets.token_hex(8)
     schema, role = f"strata_template_{token}", f"strata_template_{token}_role"
     sent: list[str] = []
@@ -68,23 +68,25 @@ def _record(engine: Engine, script: ScriptDirectory, prepare) -> Template:
         else:
             sent.append(psycopg.ClientCursor(cursor.connection).mogrify(statement, parameters))
 
-    with engine.connect() as connection:
+    # A savepoint in the caller's transaction, not a second connection: behind a pool of
+    # one (PgBouncer) a second connection would wait for this transaction to end.
+    savepoint = connection.begin_nested()
+    try:
+        prepare(connection, schema, role)
+        event.listen(connection, "before_cursor_execute", capture)
         try:
-            prepare(connection, schema, role)
-            event.listen(connection, "before_cursor_execute", capture)
-            try:
-                applied = migrations.upgrade_schema(connection, Scope(0, "template", schema, role), script)
-            finally:
-                event.remove(connection, "before_cursor_execute", capture)
+            applied = migrations.upgrade_schema(connection, Scope(0, "template", schema, role), script)
         finally:
-            connection.rollback()
+            event.remove(connection, "before_cursor_execute", capture)
+    finally:
+        savepoint.rollback()
     if not applied:
         raise RuntimeError("the tenant revisions applied nothing")
     statements = tuple(statement.strip().rstrip(";") for statement in sent if statement.strip())
     return Template(frozenset(script.get_heads()), schema, role, statements)
 
 
-def template_for(engine: Engine, script: ScriptDirectory, prepare) -> Template:
+def template_for(connection: Connection, script: ScriptDirectory, prepare) -> Template:
     """Return the recorded migration for `script`'s heads, recording it on first use.
 
     `prepare(connection, schema, role)` creates the schema and role the way provisioning
@@ -96,7 +98,7 @@ def template_for(engine: Engine, script: ScriptDirectory, prepare) -> Template:
         with _lock:
             template = _templates.get(key)
             if template is None:
-                template = _templates[key] = _record(engine, script, prepare)
+                template = _templates[key] = _record(connection, script, prepare)
     return template
 
 

@@ -84,6 +84,11 @@ def test_worker_job_for_a_cannot_read_b(app, make_tenant, run_jobs):
 
 def test_pool_of_one_never_leaks_role_or_search_path(make_app, make_user, make_tenant, login):
     app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
+    check_alternating_tenants(app, make_user, make_tenant, pool_size=1)
+
+
+def check_alternating_tenants(app, make_user, make_tenant, pool_size: int) -> None:
+    """Requests alternating between two tenants over `app`'s few connections see only their own tenant."""
     probe = tenant_blueprint("probe", __name__, url_prefix="/probe")
 
     @probe.get("/")
@@ -120,7 +125,7 @@ def test_pool_of_one_never_leaks_role_or_search_path(make_app, make_user, make_t
             public = client.get("/probe-public").get_json()
             assert public["role"] == login_role and "tenant_" not in public["path"]
     with app.app_context():
-        assert db.engine.pool.size() == 1
+        assert db.engine.pool.size() == pool_size
 
 
 def test_scope_switch_inside_a_savepoint_survives_its_rollback(app, make_tenant):
