@@ -6,6 +6,11 @@ terminal, `flask tenants list` in another): each process that starts or joins a 
 records its pid next to the server's data, and the last one to exit stops it.
 PostgreSQL's bookkeeping is pgserver's own (`pgdata/.handle_pids.json`); Redis's is
 `instance/redis.pids`, guarded by `instance/redis.lock`.
+
+A process that exits normally (or by Ctrl-C) lets go at exit. One killed by SIGTERM or
+SIGKILL runs no exit handler, so each instance folder also gets a watchdog: a small
+detached process (`python -m strata.runtime watch`) that checks the recorded pids every
+second and stops a server once none of its users is alive, then exits itself.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import fcntl
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -83,6 +89,7 @@ def embedded_postgres(instance: Path, database: str = DEFAULT_DATABASE, pgdata: 
     server = _pgserver().get_server(pgdata, cleanup_mode="stop")
     host = parse_qs(urlparse(server.get_uri()).query)["host"][0]
     create_database(f"postgresql://postgres@/postgres?host={host}", database)
+    ensure_watchdog(instance, pgdata)
     return f"postgresql+psycopg://postgres@/{database}?host={host}"
 
 
@@ -177,6 +184,7 @@ def embedded_redis(instance: Path, persist: bool = True) -> str:
     if instance not in _joined_redis:
         _joined_redis.add(instance)
         atexit.register(_release_redis, instance, os.getpid())
+    ensure_watchdog(instance)
     return f"unix://{sock}"
 
 
@@ -230,3 +238,91 @@ def release_embedded() -> None:
     if pgserver is not None:
         for server in list(pgserver.PostgresServer._instances.values()):
             server._cleanup()
+
+
+WATCH_INTERVAL = 1.0
+_watchdogs: list[subprocess.Popen] = []  # kept, so no "still running" warning when one outlives its handle
+
+
+def _watchdog_running(instance: Path) -> bool:
+    """True if a watchdog holds `instance/watchdog.lock`."""
+    with open(instance / "watchdog.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
+def ensure_watchdog(instance: Path, pgdata: Path | None = None) -> None:
+    """Start the watchdog of `instance` (and of `pgdata`'s PostgreSQL) unless one runs already."""
+    instance = instance.resolve()
+    if _watchdog_running(instance):
+        return
+    argv = [sys.executable, "-m", "strata.runtime", "watch", str(instance)]
+    if pgdata is not None or (instance / "pgdata").exists():
+        argv.append(str((pgdata or instance / "pgdata").resolve()))
+    # Its own session and no inherited descriptors: it outlives whichever process started it.
+    _watchdogs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+                                       cwd=str(instance)))
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    return pid if _pid_alive(pid) else None
+
+
+def _stop_postgres_if_unused(pgdata: Path) -> bool:
+    """Stop the PostgreSQL in `pgdata` (fast shutdown) when no process using it is alive; True if it runs."""
+    postmaster = _postmaster_pid(pgdata)
+    if postmaster is None:
+        return False
+    with _pgserver().PostgresServer._lock:
+        handles = pgdata / ".handle_pids.json"
+        if any(_pid_alive(pid) for pid in _read_pids(handles)):
+            return True
+        os.kill(postmaster, signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while _pid_alive(postmaster) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        handles.write_text("[]")
+    return False
+
+
+def _stop_redis_if_unused(instance: Path) -> bool:
+    """Shut the Redis in `instance` down when no process using it is alive; True if it runs."""
+    sock = instance / "redis.sock"
+    if not _redis_answers(sock):
+        return False
+    with _redis_users(instance) as users:
+        if users:
+            return True
+        _shutdown_redis(sock)
+    return False
+
+
+def watch(instance: Path, pgdata: Path | None = None) -> None:
+    """Stop the servers of `instance` once their last user is gone; return when none runs."""
+    with open(instance / "watchdog.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another watchdog has this folder
+        while True:
+            time.sleep(WATCH_INTERVAL)
+            try:
+                postgres = pgdata is not None and _stop_postgres_if_unused(pgdata)
+                redis = _stop_redis_if_unused(instance)
+            except OSError:
+                return  # the folder went away
+            if not postgres and not redis:
+                return
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["watch"]:
+    watch(Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None)

@@ -26,7 +26,7 @@ from strata.accounts.models import Membership
 from strata.accounts.service import create_user
 from strata.core import queues
 from strata.db import db
-from strata.runtime import create_database, drop_database, embedded_redis
+from strata.runtime import create_database, drop_database, embedded_redis, ensure_watchdog
 
 TEST_PASSWORD = "correct horse battery"
 
@@ -68,6 +68,7 @@ def database_url():
     folder = Path(tempfile.mkdtemp(prefix="strata-pg-"))
     folder.chmod(0o755)
     server = pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
+    ensure_watchdog(folder, folder / "pgdata")  # stops it should this run be killed
     from urllib.parse import parse_qs, urlparse
 
     host = parse_qs(urlparse(server.get_uri()).query)["host"][0]
