@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, g, request, url_for
+from flask import g, request, url_for
 
 from blueprints import role_required, tenant_blueprint
 from blueprints.extensions import retry_when_stale
@@ -120,19 +120,8 @@ def remove_link(plugin_id: str, table: str, row_id: str, relation: str, target_i
     return "", 204
 
 
-def _routes() -> list[openapi.Route]:
-    routes = []
-    for rule in current_app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/t/<slug>") or rule.endpoint.startswith("extensions_rest."):
-            continue
-        view = current_app.view_functions[rule.endpoint]
-        methods = tuple(sorted(m for m in rule.methods if m not in ("HEAD", "OPTIONS")))
-        routes.append(openapi.Route(rule.rule, methods, rule.endpoint, view.__doc__ or ""))
-    return routes
-
-
 @bp.get("/openapi.json")
 def openapi_document():
     """Return the tenant's OpenAPI 3.1 document: core JSON endpoints and every enabled extension table."""
     server = url_for("api.root").rstrip("/")
-    return openapi.build(_routes(), runtime.current(), title=f"Strata API · {g.access.name}", server=server)
+    return openapi.build(openapi.app_routes(), runtime.current(), title=f"Strata API · {g.access.name}", server=server)

@@ -112,3 +112,24 @@ def _run(slug: str, action) -> None:
         click.secho(f"Error: {exc or 'not found'}", fg="red", err=True)
         sys.exit(1)
     click.echo(outcome.message)
+
+
+@extensions_cli.command("reference")
+@click.argument("slug")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+def reference_command(slug: str, output: str | None) -> None:
+    """Print (or write) the extensions API reference from tenant SLUG's OpenAPI document, as Markdown."""
+    from strata.extensions import openapi, reference, runtime
+    from strata.tenancy.service import tenant_context
+
+    tenant = _tenant(slug)
+    with tenant_context(tenant.id):
+        document = openapi.build(openapi.app_routes(), runtime.current(), title=f"Strata API · {tenant.name}",
+                                 server=f"/api/t/{slug}")
+    text = reference.markdown(document)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"Wrote {output}")
+    else:
+        click.echo(text)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apispec import APISpec, yaml_utils
+from flask import current_app
 
 from strata.extensions import names
 from strata.extensions.manifest import Manifest
@@ -80,6 +81,18 @@ def _operation(route: Route, method: str, parameters: list[dict[str, Any]]) -> d
     if method in ("post", "put", "patch"):
         operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
     return {**operation, **documented}
+
+
+def app_routes() -> list[Route]:
+    """Return the app's tenant JSON routes (`/api/t/<slug>/…`) except the auto REST, which `build` adds per table."""
+    routes = []
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/t/<slug>") or rule.endpoint.startswith("extensions_rest."):
+            continue
+        view = current_app.view_functions[rule.endpoint]
+        methods = tuple(sorted(m for m in rule.methods if m not in ("HEAD", "OPTIONS")))
+        routes.append(Route(rule.rule, methods, rule.endpoint, view.__doc__ or ""))
+    return routes
 
 
 def _base(title: str) -> APISpec:
@@ -174,15 +187,37 @@ def _table_paths(spec: APISpec, grouped: dict, plugin_id: str, name: str, table:
                for column in ["id", "created_at", "updated_at", *table.fields, *table.relations]]
     listing = {"summary": f"List {name} rows (PostgREST-style filters: column=op.value)", "tags": tag,
                "operationId": f"x.{plugin_id}.{name}.list",
+               "description": "Filters take PostgREST's grammar: `column=[not.]op.value`, `or=(…)` / `and=(…)` "
+                              "(nested, negated with `not.or`), `select=a,b`, `order=a.desc.nullslast,b`, "
+                              "`limit`/`offset` or a `Range: 0-24` header, `Prefer: count=exact|planned|"
+                              "estimated|none`. A counted part of the result is 206 with `Content-Range`; "
+                              "a range past its end is 416; filter errors are 400 with "
+                              "`{code, message, details, hint}`.",
                "parameters": [*filters,
-                              {"name": "order", "in": "query", "schema": {"type": "string"}},
+                              *({"name": name, "in": "query", "required": False, "schema": {"type": "string"},
+                                 "description": text} for name, text in (
+                                  ("or", "Any of the conditions: `(a.eq.1,and(b.gt.2,c.is.null))`"),
+                                  ("and", "All of the conditions: `(a.gte.1,a.lt.9)`"),
+                                  ("select", "Columns to return: `title,amount`"),
+                                  ("order", "Order: `amount.desc.nullslast,title`"))),
                               {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0,
                                                                           "maximum": 1000}},
-                              {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                              {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                              {"name": "Range", "in": "header", "required": False, "schema": {
+                                  "type": "string", "pattern": r"^\d+-\d*$"}, "description": "Rows `from-to`"},
+                              {"name": "Prefer", "in": "header", "required": False, "schema": {
+                                  "type": "string", "enum": [f"count={m}" for m in ("exact", "planned",
+                                                                                     "estimated", "none")]}}],
                "responses": {**_responses("get"), "200": {"description": "One page of rows", "content": {
                    "application/json": {"schema": {"type": "object", "properties": {
                        "items": {"type": "array", "items": row}, "total": {"type": ["integer", "null"]},
-                       "limit": {"type": "integer"}, "offset": {"type": "integer"}}}}}}}}
+                       "total_exact": {"type": "boolean"},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}}}}}},
+                   "206": {"description": "Part of a counted result (`Content-Range: 0-24/1000`)"},
+                   "400": {"description": "A filter, order or select the grammar refuses", "content": {
+                       "application/json": {"schema": {"type": "object", "properties": {
+                           key: {"type": ["string", "null"]} for key in ("code", "message", "details", "hint")}}}}},
+                   "416": {"description": "The range starts past the end of the counted result"}}}
     base = f"/api/t/{{slug}}/x/{plugin_id}/{name}"
     grouped[base] = {
         "get": listing,
