@@ -56,6 +56,19 @@ def _secret_key(env: dict[str, str], instance: Path, production: bool) -> str:
     return key
 
 
+def _outbound_allow(env: dict[str, str]) -> str:
+    """OUTBOUND_ALLOW, checked: comma-separated host names or address ranges, each optionally with :port or :*."""
+    from strata.outbound import parse_allow
+
+    value = env.get("OUTBOUND_ALLOW", "")
+    try:
+        parse_allow(value)
+    except ValueError as exc:
+        raise ConfigError(f"OUTBOUND_ALLOW must be hosts or address ranges with an optional :port or :*, "
+                          f"separated by commas ({exc})") from None
+    return value
+
+
 def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None = None) -> dict:
     """Return the app settings from `env` (default: the process environment)."""
     env = dict(os.environ if env is None else env)
@@ -98,6 +111,7 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
         "LOGIN_FAILURE_WINDOW": _int(env, "LOGIN_FAILURE_WINDOW", 15 * 60),
         "TENANT_SCOPING": env.get("TENANT_SCOPING", "on") != "off",
         "SIGNUP_OPEN": env.get("SIGNUP_OPEN", "on") != "off",
+        "OUTBOUND_ALLOW": _outbound_allow(env),
         # Tenant roles are server-wide: each database sharing a server needs its own prefix.
         "DB_ROLE_PREFIX": env.get("DB_ROLE_PREFIX") or None,
     }
@@ -112,5 +126,6 @@ DEFAULTS: dict = {
     "LOGIN_FAILURE_WINDOW": 15 * 60,
     "TENANT_SCOPING": True,
     "SIGNUP_OPEN": True,
+    "OUTBOUND_ALLOW": "",  # hosts or address ranges (with :port or :*) user-given URLs may reach; see strata.outbound
     "STRATA_ENV": "development",
 }

@@ -167,3 +167,64 @@ def check_paging(args: Any) -> None:
             text = value.strip().lstrip("+-")
             if text.isascii() and text.isdigit():
                 bounded_int(value, name, -BIGINT_MAX, BIGINT_MAX)
+
+
+# --- GraphQL cost -------------------------------------------------------------------------------------------------
+# A document is refused before it runs when it is too long (GRAPHQL_MAX_CHARS, checked before parsing), has too
+# many tokens or aliases (strawberry's MaxTokensLimiter and MaxAliasesLimiter), or when its estimated cost is over
+# GRAPHQL_MAX_COST: every field costs 1 for each time it may be resolved, where a field with a `first` argument
+# multiplies what it contains by that page size (its default when not given) and any other list by LIST_GUESS.
+
+GRAPHQL_MAX_CHARS = 20_000
+GRAPHQL_MAX_TOKENS = 5_000
+GRAPHQL_MAX_ALIASES = 50
+GRAPHQL_MAX_COST = 10_000
+LIST_GUESS = 10
+
+
+def _page_size(node: Any, field: Any, paged: bool) -> int:
+    """How many items one resolution of `field` may return: its `first` argument, its default, or a guess
+    (1 for the list of a page whose size was counted on the field above it, `paged`)."""
+    from graphql import IntValueNode, get_nullable_type, is_list_type
+
+    given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
+    if isinstance(given, IntValueNode):
+        return int(given.value) if len(given.value) < 7 else 10**6
+    if field is not None and "first" in field.args:
+        default = field.args["first"].default_value
+        return default if isinstance(default, int) else LIST_GUESS * 20
+    if field is not None and not paged and is_list_type(get_nullable_type(field.type)):
+        return LIST_GUESS
+    return 1
+
+
+def graphql_cost(schema: Any, document: Any, operation: Any, stop_at: int = GRAPHQL_MAX_COST) -> int:
+    """Return the estimated cost of `operation` in `document` (see above), stopping early once over `stop_at`."""
+    from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, get_named_type
+
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    stack = [(operation.selection_set, schema.get_root_type(operation.operation), 1, frozenset(), False)]
+    cost = steps = 0
+    while stack and cost <= stop_at:
+        selections, parent, times, seen, paged = stack.pop()
+        steps += 1
+        if selections is None or parent is None or steps > 100_000:
+            cost += 0 if steps <= 100_000 else stop_at + 1
+            continue
+        for node in selections.selections:
+            if isinstance(node, FieldNode):
+                cost += times
+                field = getattr(parent, "fields", {}).get(node.name.value)
+                if node.selection_set is not None and field is not None:
+                    stack.append((node.selection_set, get_named_type(field.type),
+                                  times * _page_size(node, field, paged), seen, "first" in field.args))
+            elif isinstance(node, FragmentSpreadNode):
+                fragment = fragments.get(node.name.value)
+                if fragment is not None and fragment.name.value not in seen:
+                    stack.append((fragment.selection_set, schema.get_type(fragment.type_condition.name.value),
+                                  times, seen | {fragment.name.value}, paged))
+            else:  # an inline fragment
+                condition = node.type_condition
+                stack.append((node.selection_set, schema.get_type(condition.name.value) if condition else parent,
+                              times, seen, paged))
+    return cost

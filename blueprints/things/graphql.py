@@ -11,6 +11,7 @@ from flask import render_template, request
 
 from blueprints import role_required, tenant_blueprint
 from blueprints.things import actor
+from strata import limits
 from strata.db import db
 from strata.things import gql
 
@@ -23,6 +24,14 @@ def execute():
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return {"errors": [{"message": 'Send a JSON body like {"query": "{ classes { nodes { name } } }"}.'}]}, 400
+    if len(body["query"]) > limits.GRAPHQL_MAX_CHARS:
+        return {"errors": [{"message": f"The query is longer than {limits.GRAPHQL_MAX_CHARS} characters.",
+                            "extensions": {"code": "QUERY_TOO_LARGE"}}]}, 413
+    operations = gql.operation_names(body["query"])
+    if len(operations) > 1 and not body.get("operationName"):
+        return {"errors": [{"message": "The document holds several operations; send operationName to say which "
+                                       f"to run ({', '.join(operations)}).",
+                            "extensions": {"code": "OPERATION_NAME_REQUIRED"}}]}, 400
     variables = body.get("variables") or None
     if variables is not None and not isinstance(variables, dict):
         return {"errors": [{"message": "variables must be a JSON object."}]}, 400

@@ -11,12 +11,12 @@ caller's tenant scope, as in `service`.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
+from strata import csvfiles
 from strata.business_objects import cache, query, service
 from strata.business_objects.fields import FieldSpec, to_jsonable
 from strata.db import current_scope, db, enter_scope
@@ -101,9 +101,7 @@ def cell(value: Any) -> str:
 
 
 def _chunk(rows: Iterable[list[str]]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
-    return out.getvalue()
+    return csvfiles.text(rows)
 
 
 def export_csv(entity_type: str, *, q: str | None = None, filters: list[query.Filter] = (),
@@ -242,7 +240,7 @@ def import_csv(entity_type: str, source: str | bytes | IO[Any], actor_id: int | 
     With any refused row nothing is written, unless `import_valid_rows` (then the valid rows are).
     """
     kind = service.kind_of(entity_type)
-    reader = csv.reader(io.StringIO(_read_text(source), newline=""))
+    reader = csvfiles.reader(_read_text(source))
     try:
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):

@@ -6,7 +6,6 @@ worker never looks for rows that are not committed yet.
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 
+from strata import csvfiles
 from strata.db import current_scope, db
 from strata.errors import NotFound
 from strata.reports import engine, schedules, validation
@@ -201,7 +201,7 @@ def results_csv(collection: Collection) -> str:
     """Return the collection's results as CSV: one row per segment, one column per series."""
     names, rows = results(collection)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvfiles.writer(out)  # a series name could start like a spreadsheet formula
     writer.writerow(["segment_start", "segment_end", "status", *names])
     for seg, values in rows:
         writer.writerow([seg.week_start.isoformat(), seg.week_end.isoformat(), seg.status,

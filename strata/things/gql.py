@@ -20,10 +20,11 @@ from typing import Any
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, GraphQLError, InlineFragmentNode, ValidationRule
-from strawberry.extensions import AddValidationRules, MaskErrors
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from strata import limits
 from strata.errors import Forbidden, NotFound, ValidationError
 from strata.things import query, schema, service
 from strata.things.access import Actor
@@ -341,6 +342,18 @@ class DepthLimit(ValidationRule):
                 "fields, or follow the relationship in a second query.", [node], extensions={"code": "DEPTH_LIMIT"}))
 
 
+class CostLimit(ValidationRule):
+    """Refuse an operation whose estimated cost (`strata.limits.graphql_cost`) is over the per-request budget."""
+
+    def enter_operation_definition(self, node, *_):
+        cost = limits.graphql_cost(self.context.schema, self.context.document, node)
+        if cost > limits.GRAPHQL_MAX_COST:
+            self.report_error(GraphQLError(
+                f"This query's estimated cost is over {limits.GRAPHQL_MAX_COST} fields resolved (each field counts "
+                "once per item of the pages around it). Ask for smaller pages (first), fewer aliases or fewer "
+                "nested fields.", [node], extensions={"code": "COST_LIMIT"}))
+
+
 class _Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         for error in errors:
@@ -349,12 +362,17 @@ class _Schema(strawberry.Schema):
 
 
 def _unexpected(error: GraphQLError) -> bool:
-    """True for a resolver's crash (its message may hold internals); refusals carry a code and stay."""
-    return error.original_error is not None and not (error.extensions or {}).get("code")
+    """True for a resolver's crash (its message may hold internals); refusals carry a code and stay, and so do
+    GraphQL's own errors about the request (a missing or mistyped variable)."""
+    original = error.original_error
+    return (original is not None and not isinstance(original, GraphQLError)
+            and not (error.extensions or {}).get("code"))
 
 
 SCHEMA = _Schema(query=Query, mutation=Mutation, extensions=[
-    lambda: AddValidationRules([DepthLimit]),
+    lambda: AddValidationRules([DepthLimit, CostLimit]),
+    lambda: MaxTokensLimiter(max_token_count=limits.GRAPHQL_MAX_TOKENS),
+    lambda: MaxAliasesLimiter(max_alias_count=limits.GRAPHQL_MAX_ALIASES),
     lambda: MaskErrors(should_mask_error=_unexpected,
                        error_message="Something went wrong on our side. It has been logged."),
 ])
@@ -372,3 +390,15 @@ def execute(document: str, variables: dict[str, Any] | None, operation_name: str
     # thread with this thread's context (app context, session, tenant scope) while this one waits.
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(contextvars.copy_context().run, asyncio.run, run).result()
+
+
+def operation_names(document: str) -> list[str]:
+    """Return the names of the operations in `document` ("anonymous" for unnamed ones); [] if it does not parse."""
+    from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
+
+    try:
+        parsed = parse(document, no_location=True, max_tokens=limits.GRAPHQL_MAX_TOKENS)
+    except GraphQLSyntaxError:
+        return []
+    return [d.name.value if d.name else "anonymous" for d in parsed.definitions
+            if isinstance(d, OperationDefinitionNode)]

@@ -228,4 +228,4 @@ def test_bad_ids_cursors_and_text_are_refused_not_crashes(gql, tenant, model, ac
     assert cursor["errors"][0]["extensions"]["errors"][0]["field"] == "after"
     nul = gql('mutation($c: ID!, $n: String!) { createThing(classId: $c, name: $n) { id } }',
               {"c": str(class_id), "n": "a\x00b"}, status=422)
-    assert nul["errors"][0]["field"] == "variables" and "NUL" in nul["errors"][0]["message"]
+    assert nul["errors"][0]["field"] == "variables.n" and "NUL" in nul["errors"][0]["message"]
