@@ -41,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.reports.api import bp as reports_api_bp
     from blueprints.reports.pages import bp as reports_bp
     from blueprints.reports.wizard import bp as report_wizard_bp
+    from blueprints.streams.api import bp as streams_api_bp
     from blueprints.streams.views import bp as streams_bp
     from blueprints.tenancy.views import bp as tenancy_bp
     from blueprints.tenancy.views import home_bp
@@ -54,7 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
         auth_bp, home_bp, tenancy_bp, admin_bp, api_bp,
         bo_admin_bp, bo_api_bp, transfer_bp, objects_bp,
         things_api_bp, things_graphql_bp, things_graphiql_bp, thing_classes_bp, things_bp,
-        streams_bp,
+        streams_api_bp, streams_bp,
         extensions_api_bp, extensions_rest_bp, extensions_bp, extension_data_bp,
         report_wizard_bp, reports_bp, reports_api_bp,
     ):

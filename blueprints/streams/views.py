@@ -16,7 +16,7 @@ from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata.db import db
 from strata.errors import ValidationError
 from strata.streams import dashboard as _card  # noqa: F401  (registers the dashboard card)
-from strata.streams import service, supervisor
+from strata.streams import resources, service, supervisor
 from strata.streams.models import EVENT_TYPES, PROCESSING_STATUSES, STREAM_LABELS, STREAM_PATHS
 
 bp = tenant_blueprint("streams", __name__, url_prefix="/streams")
@@ -25,7 +25,7 @@ DEFAULT_BASE_URL = "https://stream.companieshouse.gov.uk"
 
 @bp.app_context_processor
 def _company_stream_helpers():
-    return {"stream_history": service.company_history}
+    return {"stream_history": service.company_history, "company_resources": resources.company_resources}
 
 
 def _form_context(form, errors: dict | None = None, stream=None) -> dict:
@@ -143,20 +143,29 @@ def resync(stream_id: int):
     return _act(stream_id, service.resync_from_now, "Resynced: the stream goes on from now.", True)
 
 
-@bp.get("/<int:stream_id>/events")
-def events(stream_id: int):
-    """List the stream's events, newest first, filtered by type, status and company number."""
-    stream = service.get_stream(stream_id)
+def _events_page(stream):
     errors, rows, more, filters, page = [], [], False, service.EventFilters(), 1
     try:
         filters = service.parse_filters(request.args)
         page = service.parse_page(request.args.get("page"))
-        rows, more = service.events(stream.id, filters, page)
+        rows, more = service.events(stream.id if stream else None, filters, page)
     except ValidationError as exc:
         errors = exc.errors
     ctx = {"stream": stream, "rows": rows, "more": more, "page_no": page, "filters": filters,
            "errors": errors, "event_types": EVENT_TYPES, "statuses": PROCESSING_STATUSES}
     return page_or_partial("streams/events.html", "streams/_events.html", 422 if errors else 200, **ctx)
+
+
+@bp.get("/events")
+def all_events():
+    """List the events of every stream, newest first, filtered by type, status and company number."""
+    return _events_page(None)
+
+
+@bp.get("/<int:stream_id>/events")
+def events(stream_id: int):
+    """List the stream's events, newest first, filtered by type, status and company number."""
+    return _events_page(service.get_stream(stream_id))
 
 
 @bp.get("/<int:stream_id>/events/<bigint:event_pk>")

@@ -204,7 +204,7 @@ def parse_filters(args: dict[str, str]) -> EventFilters:
     if len(number) > 20 or not _printable(number):
         raise ValidationError.single("company_number", "format",
                                      "Company number must be at most 20 characters, without control characters.")
-    event_type = str(args.get("event_type") or "").strip()
+    event_type = str(args.get("event_type") or args.get("type") or "").strip()
     if len(event_type) > 40 or not _printable(event_type):
         raise ValidationError.single("event_type", "format",
                                      "Event type must be at most 40 characters, without control characters.")
@@ -219,9 +219,11 @@ def parse_page(raw: str | None) -> int:
     return page
 
 
-def events(stream_id: int, filters: EventFilters, page: int = 1) -> tuple[list[StreamEvent], bool]:
-    """Return one page of the stream's events, newest first, and whether there is a next page."""
-    query = select(StreamEvent).where(StreamEvent.stream_id == stream_id)
+def events(stream_id: int | None, filters: EventFilters, page: int = 1) -> tuple[list[StreamEvent], bool]:
+    """Return one page of a stream's events (every stream's with None), newest first, and whether more follow."""
+    query = select(StreamEvent)
+    if stream_id is not None:
+        query = query.where(StreamEvent.stream_id == stream_id)
     if filters.event_type:
         query = query.where(StreamEvent.event_type == filters.event_type)
     if filters.status:
@@ -310,11 +312,11 @@ def stats(stream: StreamMetadata, minutes: int = 30) -> Stats:
 
 
 def company_history(company_number: str | None, limit: int = 20) -> list[StreamEvent]:
-    """Return the newest stream events about one company."""
+    """Return the newest stream events about one company, from every stream (each has its own timepoints)."""
     if not company_number:
         return []
     return list(db.session.scalars(select(StreamEvent).where(StreamEvent.company_number == company_number)
-                                   .order_by(StreamEvent.timepoint.desc().nulls_last(), StreamEvent.id.desc())
+                                   .order_by(StreamEvent.published_at.desc().nulls_last(), StreamEvent.id.desc())
                                    .limit(limit)))
 
 

@@ -278,3 +278,40 @@ def test_dashboard_shows_stall_alarm_lag_and_chart_data(signed_in, tenant):
     assert 'class="figure">connected<' in signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
     listed = signed_in.get(f"/t/{tenant.slug}/streams/").get_data(as_text=True)
     assert 'connected <small class="muted">· stalled</small>' in listed
+
+
+def test_company_page_shows_latest_officers_filings_pscs_and_charges(signed_in, tenant):
+    import json
+    from pathlib import Path
+
+    from strata.streams import service
+    from strata.streams.ingest import write_batch
+    from strata.streams.protocol import parse_line
+
+    fixtures = Path(__file__).parent / "fixtures"
+    with tenant_context(tenant.id):
+        company = Company(name="Crown Way Digital", company_number="10676322")
+        db.session.add(company)
+        db.session.flush()
+        company_id = company.id
+        for stream_type, name in (("company-officers", "officers"), ("filing-history", "filings"),
+                                  ("company-charges", "charges"), ("company-psc-individual",
+                                                                   "persons-with-significant-control")):
+            stream = service.create_stream({**GOOD, "stream_type": stream_type}, None)
+            db.session.flush()
+            events = json.loads((fixtures / f"{name}.json").read_text())
+            for event in events:  # the PSC samples are about company 09876543: file them under ours too
+                event["resource_uri"] = event["resource_uri"].replace("09876543", "10676322")
+            write_batch(stream.id, [parse_line(json.dumps(e).encode()) for e in events])
+    page = signed_in.get(f"/t/{tenant.slug}/companies/{company_id}").get_data(as_text=True)
+    # Officers: James Brian's appointment was deleted; Jane Smith's shows her resignation (the latest event).
+    assert "SMITH, Jane" in page and "2026-11-25" in page and "BRIAN, James" not in page
+    # Filings: the micro-entity accounts (the other filing belongs to another company).
+    assert "accounts with accounts type micro entity" in page and "AP01" not in page
+    # Charges: satisfied by the latest event.
+    assert "106763220003" in page and "fully-satisfied" in page and "Barclays Bank PLC" in page
+    # PSCs of several kinds, the deleted legal person gone, the individual ceased.
+    assert "Mr James Brian" in page and "ACME HOLDINGS LIMITED" in page and "A Legal Person" not in page
+    assert "corporate entity beneficial owner" in page and "2026-11-20" in page
+    events = signed_in.get(f"/t/{tenant.slug}/streams/events?company_number=10676322").get_data(as_text=True)
+    assert "company-officers" in events and "filing-history" in events and "company-charges" in events
