@@ -325,14 +325,17 @@ DEMO_KEY = "demo-stream-key"
 
 
 def ensure_demo_stream(slug: str) -> None:
-    """Give tenant `slug` an enabled company-profile stream on the local simulator (unless it has one); start it."""
+    """Give tenant `slug` every stream, enabled, on the local simulator (those it lacks); a host runs them all."""
     from strata.streams.supervisor import ensure_tenant
     from strata.tenancy.service import get_tenant, tenant_context
 
     with tenant_context(get_tenant(slug)):
-        if not db.session.scalar(select(StreamMetadata.id).where(StreamMetadata.stream_type == "company-profile")):
-            stream = create_stream({"stream_type": "company-profile", "base_url": DEMO_BASE_URL,
-                                    "stream_key": DEMO_KEY, "track_all": "on", "stall_after_seconds": "120"}, None)
+        have = set(db.session.scalars(select(StreamMetadata.stream_type)))
+        for stream_type in STREAM_PATHS:
+            if stream_type in have:
+                continue
+            stream = create_stream({"stream_type": stream_type, "base_url": DEMO_BASE_URL, "stream_key": DEMO_KEY,
+                                    "track_all": "on", "stall_after_seconds": "120"}, None)
             stream.enabled = True
-            db.session.commit()
-        ensure_tenant()  # the streams worker picks it up as soon as it starts
+        db.session.commit()
+        ensure_tenant()  # the streams worker's host picks them all up as soon as it starts

@@ -56,7 +56,7 @@ class SimulatorConfig:
     delete_rate: float = 0.02
     chunk_events: int = 200
     total: int | None = None  # stop publishing after this many events
-    pregenerate: bool = False  # render the backlog's company-profile lines once, up front (for benchmarks)
+    pregenerate: bool = False  # render every stream's backlog lines once, up front (for benchmarks)
     scripted: dict[str, list[dict]] = field(default_factory=dict)  # stream type → exact events to serve instead
     silent_after: int | None = None  # after this many events a connection goes silent mid-line (no heartbeat)
     started: float = field(default_factory=time.time)
@@ -81,10 +81,12 @@ class Simulator:
         self.asked_at: deque[float] = deque(maxlen=10_000)  # when each of them came (time.monotonic())
         self._lock = threading.Lock()
         self.stopping = threading.Event()
-        self._rendered: dict[int, bytes] = {}
+        self._rendered: dict[tuple[str, int], bytes] = {}
         if config.pregenerate:
-            for tp in range(config.first_timepoint, config.first_timepoint + config.backlog):
-                self._rendered[tp] = self._render(tp, "company-profile")
+            for kind in STREAM_PATHS:
+                first = config.first(kind)
+                for tp in range(first, first + config.backlog):
+                    self._rendered[kind, tp] = self._render(tp, kind)
 
     def _render(self, timepoint: int, kind: str) -> bytes:
         c = self.config
@@ -92,9 +94,8 @@ class Simulator:
 
     def line(self, timepoint: int, kind: str) -> bytes:
         """Return the line of event `timepoint` of stream `kind`."""
-        if kind == "company-profile" and timepoint in self._rendered:
-            return self._rendered[timepoint]
-        return self._render(timepoint, kind)
+        line = self._rendered.get((kind, timepoint))
+        return line if line is not None else self._render(timepoint, kind)
 
     def head(self, kind: str = "company-profile") -> int:
         """Return the newest published timepoint of stream `kind` (its first - 1 while nothing exists)."""

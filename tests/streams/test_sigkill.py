@@ -1,8 +1,10 @@
 """Crash safety: consumers killed with SIGKILL at random moments lose and double nothing.
 
-A real `flask worker` on the streams queue runs the consumer job in a forked work horse. The test
-kills the horse with SIGKILL ten times while it ingests, and once the whole worker with its horse,
-each time letting the lock expire and the supervisor (what the periodic job runs) start a new one.
+A real `flask worker` on the streams queue runs the stream host job (and its consumer threads) in a
+forked work horse. The test kills the horse with SIGKILL ten times while it ingests, and once the whole
+worker with its horse, each time letting the locks expire and the supervisor (what the periodic job
+runs) start a new host. It runs on the company-profile stream and on the PSC stream (several resource
+kinds, each resource stored in its table).
 """
 
 import os
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from sqlalchemy import func, select
 
 from strata.business_objects.models import Company
@@ -21,7 +24,9 @@ from strata.core import queues
 from strata.db import db
 from strata.streams import supervisor
 from strata.streams.consumer import lock_name
+from strata.streams.host import host_lock_name
 from strata.streams.models import StreamEvent, StreamMetadata
+from strata.streams.resources import RESOURCE_TABLES
 from tests.streams.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,9 +49,10 @@ def _logged() -> int:
     return db.session.scalar(select(func.count()).select_from(StreamEvent))
 
 
-def _kill_during_ingestion(tenant, stream_id: int, pids, rng: random.Random) -> None:
+def _kill_during_ingestion(tenant_id: int, stream_id: int, pids, rng: random.Random) -> None:
     """Start a consumer through the supervisor, wait until it writes, then SIGKILL `pids()` at a random moment."""
-    assert wait_for(lambda: not queues.connection.exists(lock_name(tenant.id, stream_id)), timeout=15)
+    assert wait_for(lambda: not queues.connection.exists(lock_name(tenant_id, stream_id), host_lock_name(0)),
+                    timeout=15)
     before = _logged()
     assert supervisor.ensure_all(), "the supervisor should start a consumer"
     assert wait_for(lambda: _logged() > before, timeout=60, interval=0.02), "the consumer made no progress"
@@ -83,22 +89,41 @@ def _assert_companies_match_latest_events() -> None:
                               event.event_id)
 
 
-def test_sigkill_at_random_moments_then_restart_loses_and_doubles_nothing(app, tenant, simulator, make_stream):
+def _assert_resources_match_latest_events() -> None:
+    latest: dict[str, StreamEvent] = {}
+    for event in db.session.scalars(select(StreamEvent).order_by(StreamEvent.timepoint)):
+        latest[event.event_data["resource_id"]] = event
+    table = RESOURCE_TABLES["company_pscs"]
+    stored = {r.resource_id: r for r in db.session.execute(select(table))}
+    assert set(stored) == set(latest)
+    for resource_id, event in latest.items():
+        row = stored[resource_id]
+        assert (row.stream_timepoint, row.stream_event_id, row.deleted, row.company_number, row.resource_kind) == (
+            event.timepoint, event.event_id, event.event_type == "deleted", event.company_number,
+            event.resource_kind)
+        if event.event_type == "changed":
+            assert row.data == event.event_data["data"]
+
+
+@pytest.mark.parametrize("stream_type", ["company-profile", "company-psc-individual"])
+def test_sigkill_at_random_moments_then_restart_loses_and_doubles_nothing(app, tenant_id, simulator, make_stream,
+                                                                          stream_type):
     sim = simulator(backlog=1000, rate=1000, total=TOTAL, pool=3000, delete_rate=0.03, duplicate_rate=0.01,
                     disconnect_rate=0.0005, cut_rate=0.5, heartbeat=0.5, max_connections=50)
-    first = sim.config.first_timepoint
-    stream_id = make_stream(sim.url, last_timepoint=first - 1)
+    first = sim.config.first(stream_type)
+    stream_id = make_stream(sim.url, last_timepoint=first - 1, stream_type=stream_type)
     rng = random.Random()
     worker = _worker(app)
     try:
         # The whole worker (main process and work horse) dies once; then only horses die.
-        _kill_during_ingestion(tenant, stream_id, lambda: [*_horses(worker), worker.pid], rng)
+        _kill_during_ingestion(tenant_id, stream_id, lambda: [*_horses(worker), worker.pid], rng)
         worker.wait(10)
         worker = _worker(app)
         for _ in range(HORSE_KILLS):
-            _kill_during_ingestion(tenant, stream_id, lambda: _horses(worker), rng)
+            _kill_during_ingestion(tenant_id, stream_id, lambda: _horses(worker), rng)
         assert _logged() < TOTAL, "the kills should land during the run"
-        assert wait_for(lambda: not queues.connection.exists(lock_name(tenant.id, stream_id)), timeout=15)
+        assert wait_for(lambda: not queues.connection.exists(lock_name(tenant_id, stream_id), host_lock_name(0)),
+                        timeout=15)
         supervisor.ensure_all()
         assert wait_for(lambda: db.session.get(StreamMetadata, stream_id).last_timepoint == first + TOTAL - 1,
                         timeout=60)
@@ -110,4 +135,9 @@ def test_sigkill_at_random_moments_then_restart_loses_and_doubles_nothing(app, t
     assert timepoints == list(range(first, first + TOTAL))
     assert db.session.scalar(select(func.count()).select_from(StreamEvent)
                              .where(StreamEvent.processing_status != "processed")) == 0
-    _assert_companies_match_latest_events()
+    if stream_type == "company-profile":
+        _assert_companies_match_latest_events()
+    else:
+        assert db.session.scalar(select(func.count()).select_from(StreamEvent)
+                                 .where(StreamEvent.company_number.is_(None))) == 0
+        _assert_resources_match_latest_events()
