@@ -1,10 +1,10 @@
 """`flask up`: the whole product on one machine, stopped together with Ctrl-C.
 
 This process holds the embedded PostgreSQL and Redis (when no URLs are configured), applies
-migrations, ensures the demo data, then runs the worker and the web server as children
-that reach the same servers through DATABASE_URL / REDIS_URL. The children run in their
-own sessions, so a Ctrl-C at the terminal reaches only this process, which stops them
-first and the servers last.
+migrations, ensures the demo data, then runs the workers and the web server (gunicorn, as in
+production) as children that reach the same servers through DATABASE_URL / REDIS_URL. The
+children run in their own sessions, so a Ctrl-C at the terminal reaches only this process,
+which stops them first and the servers last.
 """
 
 from __future__ import annotations
@@ -97,6 +97,13 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: str) -> subprocess.Popen:
     return subprocess.Popen(argv, env=env, cwd=cwd, start_new_session=True, preexec_fn=preexec)
 
 
+def web_server(host: str, port: int, workers: int = 2, threads: int = 4) -> list[str]:
+    """Return the argv of the production web server, gunicorn, serving the app on `host`:`port`."""
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers), "--threads", str(threads),
+            "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "10", "app:create_app()"]
+
+
 def _wait_until_serving(host: str, port: int, children: list[Child], stopped) -> bool:
     """Wait (at most a minute) for the web server to accept connections; False if a child died or we were stopped."""
     target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
@@ -149,7 +156,7 @@ def run_stack(app: Flask, host: str, port: int) -> None:
         ("streams-worker", _flask("worker", "--queues", "streams", "--no-scheduler")),
         ("cron", _flask("cron")),
         *EXTRA_PROCESSES,
-        ("web", _flask("run", "--host", host, "--port", str(port), "--no-reload", "--with-threads")),
+        ("web", web_server(host, port)),
     ]
 
     stopping = False
