@@ -99,13 +99,15 @@ def ensure_tenant() -> list[str]:
 def ensure_all() -> dict[str, list[int]]:
     """Rebuild the wanted set from every active tenant's enabled streams and make sure hosts run them.
 
+    Only tenants with an enabled stream are entered (the housekeeping index lists them).
     Return, by tenant slug, the wanted streams that have no live consumer yet (a host starts them).
     """
-    from strata.tenancy.service import list_tenants, tenant_context
+    from strata.housekeeping import due_tenants
+    from strata.tenancy.service import tenant_context
 
     wanted: list[str] = []
     idle: dict[str, list[int]] = {}
-    for tenant in [t for t in list_tenants() if t.status == "active"]:
+    for tenant in due_tenants("streams"):
         tenant_id, slug = tenant.id, tenant.slug
         with tenant_context(tenant):
             ids = _enabled_ids()

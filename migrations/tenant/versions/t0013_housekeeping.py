@@ -1,0 +1,73 @@
+"""Housekeeping: keep this tenant's rows of public.housekeeping_due current.
+
+Statement triggers on report schedules, runs, segments and streams recompute the three kinds of
+due work after each change (a handful of index lookups), so the periodic jobs read one public
+table instead of entering every tenant. The upgrade fills the rows for existing data.
+
+Revision ID: t0013_housekeeping
+Revises: t0012_platform_core
+Create Date: 2026-11-29
+"""
+
+from alembic import op
+
+revision = "t0013_housekeeping"
+down_revision = "t0012_platform_core"
+branch_labels = None
+depends_on = None
+
+FUNCTION = """
+CREATE FUNCTION housekeeping_mark(target text, what text, due timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF due IS NULL THEN
+    DELETE FROM public.housekeeping_due WHERE schema_name = target AND kind = what;
+  ELSE
+    INSERT INTO public.housekeeping_due (schema_name, kind, due_at) VALUES (target, what, due)
+    ON CONFLICT (schema_name, kind) DO UPDATE SET due_at = EXCLUDED.due_at
+    WHERE public.housekeeping_due.due_at IS DISTINCT FROM EXCLUDED.due_at;
+  END IF;
+END $$;
+
+CREATE FUNCTION housekeeping_sync(target text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM housekeeping_mark(target, 'schedule',
+    (SELECT min(next_run_at) FROM workflow_schedules WHERE is_active AND next_run_at IS NOT NULL));
+  PERFORM housekeeping_mark(target, 'segments',
+    CASE WHEN EXISTS (SELECT 1 FROM report_data_collections WHERE status IN ('pending', 'running'))
+           OR EXISTS (SELECT 1 FROM report_data_weeks WHERE status = 'running')
+         THEN '-infinity'::timestamptz END);
+  PERFORM housekeeping_mark(target, 'streams',
+    CASE WHEN EXISTS (SELECT 1 FROM stream_metadata WHERE enabled) THEN '-infinity'::timestamptz END);
+END $$;
+
+CREATE FUNCTION housekeeping_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM housekeeping_sync(TG_TABLE_SCHEMA);
+  RETURN NULL;
+END $$;
+"""
+
+TRIGGERS = {
+    "workflow_schedules": "INSERT OR DELETE OR UPDATE OF is_active, next_run_at",
+    "report_data_collections": "INSERT OR DELETE OR UPDATE OF status",
+    "report_data_weeks": "INSERT OR DELETE OR UPDATE OF status",
+    "stream_metadata": "INSERT OR DELETE OR UPDATE OF enabled",
+}
+
+
+def upgrade() -> None:
+    op.execute(FUNCTION)
+    for table, events in TRIGGERS.items():
+        op.execute(f"CREATE TRIGGER trg_{table}_housekeeping AFTER {events} ON {table} "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION housekeeping_changed()")
+    op.execute("SELECT housekeeping_sync(current_schema())")
+
+
+def downgrade() -> None:
+    for table in TRIGGERS:
+        op.execute(f"DROP TRIGGER trg_{table}_housekeeping ON {table}")
+    op.execute("DELETE FROM public.housekeeping_due WHERE schema_name = current_schema()")
+    op.execute("DROP FUNCTION housekeeping_changed()")
+    op.execute("DROP FUNCTION housekeeping_sync(text)")
+    op.execute("DROP FUNCTION housekeeping_mark(text, text, timestamptz)")
