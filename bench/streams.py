@@ -146,7 +146,8 @@ def run(events: int) -> None:
         port = _free_port()
         print(f"Streams benchmark on PostgreSQL {version} ({srv.label}); {events:,} events")
         simulator = _flask(env, "streams", "simulate", "--port", str(port), "--backlog", str(events), "--rate", "0",
-                           "--pool", "50000", "--pregenerate", "--heartbeat", "5")
+                           "--pool", "50000", "--pregenerate", "--pregenerate-streams", "company-profile",
+                           "--heartbeat", "5")
         try:
             with app.app_context():
                 tenant = create_tenant(slug, "Streams bench")

@@ -31,13 +31,21 @@ streams_cli = AppGroup("streams", help="Companies House streams: simulator, cons
 @click.option("--pool", default=5000, type=int, show_default=True, help="Distinct companies the events are about.")
 @click.option("--seed", default=2, type=int, show_default=True)
 @click.option("--pregenerate", is_flag=True, help="Render the backlog up front (benchmarks).")
-def simulate(host: str, port: int, **options) -> None:
+@click.option("--pregenerate-streams", default="", help="Comma-separated stream types to pre-render (default all).")
+def simulate(host: str, port: int, pregenerate_streams: str, **options) -> None:
     """Serve the streaming API protocol from generated company data until stopped."""
+    from strata.streams.models import STREAM_PATHS
     from strata.streams.simulator import SimulatorConfig, SimulatorServer
+
+    chosen = tuple(t for t in pregenerate_streams.split(",") if t) or tuple(STREAM_PATHS)
+    if unknown := set(chosen) - set(STREAM_PATHS):
+        raise click.BadParameter(f"unknown stream types: {', '.join(sorted(unknown))}",
+                                 param_hint="--pregenerate-streams")
+    options["pregenerate_streams"] = chosen
 
     # Timepoints follow the clock from a fixed anchor, so a restarted simulator continues the same timeline.
     server = SimulatorServer(SimulatorConfig(started=TIMELINE_ANCHOR, **options), host, port, quiet=False)
-    click.echo(f"Stream simulator on {server.url}/companies (key {options['key']!r}, "
+    click.echo(f"Stream simulator on {server.url} (all nine streams; key {options['key']!r}, "
                f"{options['backlog']} events published, {options['rate']}/s more)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -56,7 +56,8 @@ class SimulatorConfig:
     delete_rate: float = 0.02
     chunk_events: int = 200
     total: int | None = None  # stop publishing after this many events
-    pregenerate: bool = False  # render every stream's backlog lines once, up front (for benchmarks)
+    pregenerate: bool = False  # render the backlog lines once, up front (for benchmarks)…
+    pregenerate_streams: tuple[str, ...] = tuple(STREAM_PATHS)  # …of these streams
     scripted: dict[str, list[dict]] = field(default_factory=dict)  # stream type → exact events to serve instead
     silent_after: int | None = None  # after this many events a connection goes silent mid-line (no heartbeat)
     started: float = field(default_factory=time.time)
@@ -83,7 +84,7 @@ class Simulator:
         self.stopping = threading.Event()
         self._rendered: dict[tuple[str, int], bytes] = {}
         if config.pregenerate:
-            for kind in STREAM_PATHS:
+            for kind in config.pregenerate_streams:
                 first = config.first(kind)
                 for tp in range(first, first + config.backlog):
                     self._rendered[kind, tp] = self._render(tp, kind)
