@@ -96,6 +96,11 @@ class Total:
         return f"{self.value:,}" if self.exact else f"about {self.value:,}"
 
 
+def escape_like(text: str) -> str:
+    """Return text matched literally inside a LIKE pattern (backslash, % and _ escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def fields_of(nodes: Iterable[Node]) -> list[str]:
     """Return every field a filter tree names, in order of appearance."""
     out: list[str] = []
@@ -241,7 +246,7 @@ def parse_condition(field: str, text: str, *, strict: bool = False) -> Condition
         raise _fail(field, text, "use op.value, e.g. eq.42, in.(a,b), is.null, not.like.*x*")
     if text in _LEGACY_NULL:
         return Condition(field, "is", None, _LEGACY_NULL[text])
-    if head and head[3] == ":" and not head[1]:
+    if head and head[3] == ":" and not head[1] and not text[len(head[0]):].startswith("//"):
         op = _LEGACY_OPS.get(head[2])
         if op is None:
             raise FilterError(field, "operator", f"Unknown operator {head[2]!r} for {field}; use one of "
@@ -249,6 +254,37 @@ def parse_condition(field: str, text: str, *, strict: bool = False) -> Condition
         value = text[len(head[0]):]
         return _condition(field, op, tuple(value.split(",")) if op == "in" else value, False, text)
     return Condition(field, "eq", text)
+
+
+# What a list page's "add filter" form offers; `expression` writes the choice as a parameter value.
+FORM_OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "contains", "like", "in", "is_null", "is_not_null")
+
+
+def expression(op: str, value: str) -> str:
+    """Return the parameter value of a filter form's operator and value (`gte.10`, `in.(a,b)`, `not.is.null`)."""
+    if op in _LEGACY_NULL:
+        return "not.is.null" if _LEGACY_NULL[op] else "is.null"
+    if op == "in":
+        return f"in.({value})"
+    return f"{op}.{value}"
+
+
+def canonical(node: Node) -> Node:
+    """Return a condition built in code with an older operator (ne, is_null, isnull, is_not_null, notnull) or a
+    list or comma-separated `in` value in the canonical form; raise FilterError for an unknown operator."""
+    if isinstance(node, Group):
+        return Group(node.op, tuple(canonical(item) for item in node.items), node.negate)
+    if node.op in _LEGACY_NULL:
+        return Condition(node.field, "is", None, node.negate != _LEGACY_NULL[node.op])
+    op, value = _LEGACY_OPS.get(node.op, node.op), node.value
+    if op not in OPERATORS:
+        raise FilterError(node.field, "operator", f"Unknown operator {node.op!r} for {node.field}; use one of "
+                                                  f"{', '.join(OPERATORS)}.", details=f"unknown operator {node.op!r}")
+    if op == "in":
+        value = tuple(value.split(",")) if isinstance(value, str) else tuple(value or ())
+    elif op == "is" and isinstance(value, str):
+        value = IS_VALUES.get(value.lower(), value)
+    return Condition(node.field, op, value, node.negate)
 
 
 def parse_logic(key: str, text: str) -> Group:

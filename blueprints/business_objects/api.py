@@ -1,8 +1,9 @@
 """JSON CRUD for companies, partners and products under `/api/t/<slug>/…`, with list search, filters and sorts.
 
-`GET /companies?q=acme&employees=gte:10&founded=lt:2020-01-01&sort=-employees,name&limit=50&offset=0`
-returns `{items, total, limit, offset}`; any parameter other than q, sort, limit and offset is a
-filter `field=op:value`. Viewers read; editors write. Bad input is a 422 naming field and rule.
+`GET /companies?q=acme&employees=gte.10&founded=lt.2020-01-01&or=(tier.eq.gold,tier.is.null)&sort=-employees,name
+&limit=50&offset=0` returns `{items, total, total_exact, limit, offset}` (total exact up to a bound, the planner's
+estimate beyond); any parameter other than q, sort, limit and offset is a filter in the platform's language
+(strata.filters). Viewers read; editors write. Bad input is a 422 naming field and rule.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def list_objects(collection: str):
                               sort=query.parse_sort(request.args.get("sort")),
                               limit=request.args.get("limit"), offset=request.args.get("offset"))
     items = [query.as_dict(entity_type, row, page.custom[row.id]) for row in page.rows]
-    return {"items": items, "total": page.total, "limit": page.limit, "offset": page.offset}
+    return {"items": items, "total": page.total, "total_exact": page.total_exact, "limit": page.limit,
+            "offset": page.offset}
 
 
 @bp.get(f"{_ROUTE}/<int:object_id>")

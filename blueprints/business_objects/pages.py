@@ -17,6 +17,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
+from strata import filters as flt
 from strata.accounts.models import User
 from strata.audit import AuditLog
 from strata.business_objects import cache, query, service
@@ -115,7 +116,7 @@ def _list_context(collection: str, params, filters, errors) -> tuple[dict[str, A
     ctx.update(results=page, page_no=page_no, core=core, custom=custom, errors=[e.message for e in errors],
                params=params, q=request.args.get("q", ""), sort=sort_keys[0] if sort_keys else None,
                company_names=dict(_companies()) if entity_type == "partner" else {},
-               filter_fields=[*SYSTEM, *core, *custom], operators=query.OPERATORS,
+               filter_fields=[*SYSTEM, *core, *custom], operators=flt.FORM_OPERATORS,
                list_url=lambda **changes: _list_url(collection, params, **changes),
                without=lambda i: _list_url(collection, params[:i] + params[i + 1:], page=None))
     return ctx, status
@@ -128,7 +129,7 @@ def index(collection: str):
     field_name = request.args.get("f_field", "").strip()
     if field_name:
         op, value = request.args.get("f_op", "eq"), request.args.get("f_value", "")
-        text = op if op in query.NULL_OPERATORS else f"{op}:{value}"
+        text = flt.expression(op, value)
         target = _list_url(collection, [*params, (field_name, text)], page=None)
         if not request.htmx:
             return redirect(target)

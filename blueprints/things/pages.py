@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from blueprints import page_or_partial, tenant_blueprint
 from blueprints.things import actor
+from strata import filters as flt
 from strata.db import db
 from strata.errors import FieldError, ValidationError
 from strata.things import query, schema, service
@@ -37,7 +38,7 @@ def _filter_params() -> list[tuple[str, str]]:
     field_name = request.args.get("f_field", "").strip()
     if field_name:
         op, value = request.args.get("f_op", "eq"), request.args.get("f_value", "")
-        params.append((field_name, op if op in query.NULL_OPERATORS else f"{op}:{value}"))
+        params.append((field_name, flt.expression(op, value)))
     return params
 
 

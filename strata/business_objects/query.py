@@ -20,10 +20,25 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Numeric, Select, and_, cast, func, literal, select, union_all
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Numeric,
+    Select,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased
 
+from strata import filters as flt
 from strata.business_objects import cache
 from strata.business_objects.fields import (
     NUMERIC_TYPES,
@@ -41,15 +56,17 @@ from strata.errors import FieldError, ValidationError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "contains", "in", "is_null", "is_not_null")
+OPERATORS = flt.OPERATORS
+# The operators the list pages offer (`is_null` / `is_not_null` are the older spellings of is.null tests).
 NULL_OPERATORS = ("is_null", "is_not_null")
-_ORDERED = ("eq", "neq", "lt", "lte", "gt", "gte", "in", *NULL_OPERATORS)
+_ORDERED = ("eq", "neq", "lt", "lte", "gt", "gte", "in", "is")
+_TEXT = (*_ORDERED, "like", "ilike", "contains")
 _ALLOWED = {
     "integer": _ORDERED, "decimal": _ORDERED, "date": _ORDERED, "datetime": _ORDERED,
-    "boolean": ("eq", "neq", *NULL_OPERATORS),
-    "string": OPERATORS, "text": OPERATORS, "email": OPERATORS, "url": OPERATORS, "select": OPERATORS,
-    "multiselect": ("contains", *NULL_OPERATORS),
-    "json": NULL_OPERATORS,
+    "boolean": ("eq", "neq", "in", "is"),
+    "string": _TEXT, "text": _TEXT, "email": _TEXT, "url": _TEXT, "select": _TEXT,
+    "multiselect": ("contains", "is"),
+    "json": ("is",),
 }
 _UNSORTABLE = ("multiselect", "json")
 # Custom field types with a typed value index (migration t0003): a sort on them reads it in order.
@@ -59,13 +76,8 @@ _SYSTEM = (FieldSpec("id", "Id", "integer"), FieldSpec("created_at", "Created", 
            FieldSpec("updated_at", "Updated", "datetime"))
 
 
-@dataclass(frozen=True)
-class Filter:
-    """One condition: `field` `op` `value` (a raw value, a list for `in`, ignored for null tests)."""
-
-    field: str
-    op: str
-    value: Any = None
+# One condition (`field op value`, negated when `negate`); a Group joins several with and / or.
+Filter = flt.Condition
 
 
 @dataclass(frozen=True)
@@ -87,11 +99,17 @@ class Page:
     offset: int
     entity_type: str = ""
     fields: list[FieldSpec] = field(default_factory=list)
+    total_exact: bool = True
+
+    @property
+    def total_text(self) -> str:
+        """Return the total for people: exact ("42") or the planner's estimate ("about 52,000")."""
+        return flt.Total(self.total, self.total_exact).text()
 
 
 @dataclass(frozen=True)
 class Statements:
-    """The SQL a list request runs: the page of rows and the total count (both ready to execute)."""
+    """The SQL a list request runs: the page of rows and the matching rows' ids to count (both ready to execute)."""
 
     page: Select
     count: Select
@@ -108,22 +126,16 @@ def parse_sort(text: str | None) -> list[Sort]:
     return keys
 
 
-def parse_filters(pairs, reserved: tuple[str, ...] = ()) -> list[Filter]:
-    """Return the Filters of query parameters given as (name, [values]) pairs, skipping `reserved` names."""
-    return [parse_filter(name, value) for name, values in pairs if name not in reserved for value in values]
+def parse_filters(pairs, reserved: tuple[str, ...] = ()) -> list[flt.Node]:
+    """Return the filters of query parameters given as (name, [values]) pairs, skipping `reserved` names
+    (the platform's filter language, strata.filters); raise ValidationError."""
+    return flt.parse_filters(pairs, reserved)
 
 
-def parse_filter(name: str, text: str) -> Filter:
-    """Return the Filter of a query parameter `name=op:value` (`in:a,b`, `is_null`); raise ValidationError."""
-    op, sep, value = text.partition(":")
-    if not sep:
-        if text in NULL_OPERATORS:
-            return Filter(name, text)
-        return Filter(name, "eq", text)
-    if op not in OPERATORS:
-        raise ValidationError.single(name, "operator", f"Unknown operator {op!r} for {name}; use one of "
-                                                       f"{', '.join(OPERATORS)} as {name}=op:value.")
-    return Filter(name, op, value.split(",") if op == "in" else value)
+def parse_filter(name: str, text: str) -> flt.Node:
+    """Return the filter of one query parameter (`name=gte.10`, `name=not.in.(a,b)`, `or=(…)`, or the older
+    `name=op:value`); raise ValidationError."""
+    return flt.parse_filters([(name, text)])[0]
 
 
 def _fail(name: str, rule: str, message: str) -> FieldError:
@@ -163,28 +175,47 @@ class _Builder:
         ext = self.alias(spec, outer)
         return _typed_value(ext, spec.field_type)
 
-    def condition(self, flt: Filter):
-        spec = self.spec(flt.field, "filtered on")
+    def condition(self, node: flt.Node, outer: bool = False):
+        """Return the SQL of a filter node (None when it is in error); fields inside and/or groups join LEFT."""
+        try:
+            node = flt.canonical(node)
+        except ValidationError as exc:
+            self.errors.extend(exc.errors)
+            return None
+        if isinstance(node, flt.Group):
+            parts = [self.condition(item, outer=True) for item in node.items]
+            if any(p is None for p in parts):
+                return None
+            expression = and_(*parts) if node.op == "and" else or_(*parts)
+            return not_(expression) if node.negate else expression
+        found = self.compare(node, outer)
+        return None if found is None else not_(found) if node.negate else found
+
+    def compare(self, cond: flt.Condition, outer: bool):
+        spec = self.spec(cond.field, "filtered on")
         if spec is None:
             return None
-        allowed = _ALLOWED.get(spec.field_type, NULL_OPERATORS)
-        if flt.op not in allowed:
-            self.errors.append(_fail(flt.field, "operator", f"{spec.label} cannot be filtered with {flt.op!r}; use "
-                                                            f"one of {', '.join(allowed)}."))
+        allowed = _ALLOWED.get(spec.field_type, ("is",))
+        if cond.op not in allowed or (cond.op == "is" and cond.value in (True, False)
+                                      and spec.field_type != "boolean"):
+            self.errors.append(_fail(cond.field, "operator", f"{spec.label} cannot be filtered with {cond.op!r}; use "
+                                                             f"one of {', '.join(allowed)}."))
             return None
-        expr = self.typed(spec, outer=flt.op in NULL_OPERATORS)
-        if flt.op == "is_null":
-            return expr.is_(None)
-        if flt.op == "is_not_null":
-            return expr.is_not(None)
-        if flt.op == "contains":
-            return self.contains(spec, expr, flt.value)
-        values = self.coerced(spec, flt)
+        expr = self.typed(spec, outer=outer or cond.op == "is")
+        if cond.op == "is":
+            return expr.is_(None) if cond.value in (None, "unknown") else expr.is_(cond.value)
+        if cond.op == "contains":
+            return self.contains(spec, expr, cond.value)
+        if cond.op in ("like", "ilike"):
+            return getattr(expr, cond.op)(str(cond.value).replace("*", "%"))
+        if cond.op == "in" and not cond.value:
+            return false()
+        values = self.coerced(spec, cond)
         if values is None:
             return None
-        if flt.op == "in":
+        if cond.op == "in":
             return expr.in_(values)
-        return _COMPARE[flt.op](expr, values[0])
+        return _COMPARE[cond.op](expr, values[0])
 
     def contains(self, spec: FieldSpec, expr, raw: Any):
         if not isinstance(raw, str) or not raw.strip():
@@ -194,8 +225,8 @@ class _Builder:
             return cast(expr, JSONB).contains(func.jsonb_build_array(raw.strip()))
         return expr.icontains(raw.strip(), autoescape=True)
 
-    def coerced(self, spec: FieldSpec, flt: Filter) -> list[Any] | None:
-        raws = flt.value if isinstance(flt.value, list | tuple) else [flt.value]
+    def coerced(self, spec: FieldSpec, cond: flt.Condition) -> list[Any] | None:
+        raws = cond.value if isinstance(cond.value, list | tuple) else [cond.value]
         lookup = FieldSpec(spec.name, spec.label, spec.field_type)  # options do not limit a search
         if spec.field_type == "select":
             lookup = FieldSpec(spec.name, spec.label, "string")
@@ -205,8 +236,8 @@ class _Builder:
             self.errors.append(exc.error)
             return None
         if not values or any(v is None for v in values):
-            self.errors.append(_fail(spec.name, "required", f"{spec.label} {flt.op} needs a value "
-                                                            "(use is_null to find empty ones)."))
+            self.errors.append(_fail(spec.name, "required", f"{spec.label} {cond.op} needs a value "
+                                                            "(use is.null to find empty ones)."))
             return None
         if spec.field_type in NUMERIC_TYPES and spec.is_custom:
             values = [_as_numeric(v) for v in values]
@@ -301,7 +332,7 @@ def _page_bounds(limit: Any, offset: Any) -> tuple[int, int, list[FieldError]]:
     return limit, offset, errors
 
 
-def build(entity_type: str, *, q: str | None = None, filters: list[Filter] = (), sort: list[Sort] = (),
+def build(entity_type: str, *, q: str | None = None, filters: list[flt.Node] = (), sort: list[Sort] = (),
           limit: Any = None, offset: Any = None, company_id: int | None = None) -> tuple[Statements, int, int]:
     """Return the page and count statements of a list request with its limit and offset; raise ValidationError.
 
@@ -331,7 +362,7 @@ def build(entity_type: str, *, q: str | None = None, filters: list[Filter] = (),
     else:
         page = builder.joined(select(model), set(builder.aliases)).where(*conditions)
         page = page.order_by(*(_ordered(e, d) for _, e, d in orders), tiebreak).limit(limit).offset(offset)
-    count = builder.joined(select(func.count()).select_from(model), filtered).where(*conditions)
+    count = builder.joined(select(model.id), filtered).where(*conditions)
     return Statements(page, count, kind), limit, offset
 
 
@@ -392,14 +423,22 @@ def custom_values_of(entity_type: str, rows: list[Any]) -> dict[int, dict[str, A
     return out
 
 
-def list_objects(entity_type: str, *, q: str | None = None, filters: list[Filter] = (), sort: list[Sort] = (),
-                 limit: Any = None, offset: Any = None, company_id: int | None = None) -> Page:
-    """Return one Page of `entity_type` matching `q` and `filters` in `sort` order; raise ValidationError."""
+def list_objects(entity_type: str, *, q: str | None = None, filters: list[flt.Node] = (), sort: list[Sort] = (),
+                 limit: Any = None, offset: Any = None, company_id: int | None = None,
+                 count: str = "estimated") -> Page:
+    """Return one Page of `entity_type` matching `q` and `filters` in `sort` order; raise ValidationError.
+
+    The total is exact up to strata.filters.EXACT_BOUND matches and the planner's estimate beyond (`count`
+    "exact" always counts; a page that holds every match needs no count at all)."""
     statements, limit, offset = build(entity_type, q=q, filters=filters, sort=sort, limit=limit, offset=offset,
                                       company_id=company_id)
     rows = list(db.session.scalars(statements.page))
-    total = db.session.scalar(statements.count)
-    return Page(rows, custom_values_of(entity_type, rows), total, limit, offset, entity_type)
+    if rows and offset == 0 and len(rows) < limit:
+        total = flt.Total(len(rows))
+    else:
+        total = flt.count(statements.count, count)
+    return Page(rows, custom_values_of(entity_type, rows), total.value, limit, offset, entity_type,
+                total_exact=total.exact)
 
 
 def as_dict(entity_type: str, obj: Any, custom: dict[str, Any]) -> dict[str, Any]:

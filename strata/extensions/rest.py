@@ -152,7 +152,7 @@ def _like(value: str) -> str:
 
 
 def _contains(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return f"%{flt.escape_like(value)}%"
 
 
 def _clause(table: sa.Table, node: flt.Node):

@@ -1,9 +1,11 @@
 """Reading things: class search by name prefix, thing lists filtered on attribute values with cursor
 pages, and the links of many things at once (one statement for any number of things).
 
-Filters are `attribute=op:value` with op one of eq (the default), ne, gt, gte, lt, lte, contains,
-isnull, notnull. Equality is a JSONB containment test (GIN index); ranges compare numbers as numbers
-and dates as their ISO text. A cursor is the opaque position after the last row of a page.
+Filters are the platform's filter language (strata.filters: `attribute=gte.3`, `not.in.(a,b)`, `is.null`,
+`or=(…)`, and the older `attribute=op:value`). Equality is a JSONB containment test (GIN index); ranges
+compare numbers as numbers and dates as their ISO text; a thing without the attribute matches no comparison
+(as a NULL column would not), so `neq` and `not.` leave it out too. A cursor is the opaque position after
+the last row of a page.
 """
 
 from __future__ import annotations
@@ -15,11 +17,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Numeric, bindparam, cast, column, func, not_, select, table, true, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Numeric,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    false,
+    func,
+    not_,
+    null,
+    or_,
+    select,
+    table,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import aliased
 
+from strata import filters as flt
 from strata.db import db
-from strata.errors import FieldError, ValidationError
+from strata.errors import ValidationError
 from strata.things.access import Actor, readable_clause
 from strata.things.models import (
     BIGINT_MAX,
@@ -33,8 +54,8 @@ from strata.things.models import (
 from strata.things.schema import ClassSchema
 from strata.things.values import filter_value
 
-OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "isnull", "notnull")
-NULL_OPERATORS = ("isnull", "notnull")
+OPERATORS = flt.FORM_OPERATORS  # what the list page's filter form offers
+NULL_OPERATORS = ("is_null", "is_not_null")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 SCAN_WINDOW = 2000
 # The materialized view of per-class counts (refreshed by workers.things after changes).
@@ -44,13 +65,8 @@ SUMMARY = table("thing_class_summary", column("id", Integer), column("thing_coun
                 column("attribute_count", BigInteger))
 
 
-@dataclass(frozen=True)
-class Filter:
-    """One condition on an attribute's value."""
-
-    name: str
-    op: str
-    value: Any = None
+# One condition on an attribute's value (`field op value`, negated when `negate`).
+Filter = flt.Condition
 
 
 @dataclass
@@ -91,7 +107,7 @@ def clamp_limit(raw: Any) -> int:
 
 
 def _like_prefix(prefix: str) -> str:
-    return prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return flt.escape_like(prefix.lower()) + "%"
 
 
 def search_classes(actor: Actor, prefix: str = "", *, limit: Any = None, after: str | None = None,
@@ -122,58 +138,76 @@ def search_classes(actor: Actor, prefix: str = "", *, limit: Any = None, after: 
     return Page([(row, row._thing_count, row._attribute_count) for row in rows], cursor)
 
 
-def parse_filters(pairs: Iterable[tuple[str, str]], reserved: Iterable[str] = ()) -> list[Filter]:
-    """Return filters from `name=op:value` pairs, skipping reserved names; raise ValidationError."""
-    reserved, out, errors = set(reserved), [], []
-    for name, raw in pairs:
-        if name in reserved:
-            continue
-        op, sep, value = raw.partition(":")
-        if not sep or op not in OPERATORS:
-            op, value = ("eq", raw) if raw not in NULL_OPERATORS else (raw, None)
-        if op not in NULL_OPERATORS and value in ("", None):
-            errors.append(FieldError(name, "filter", f"Filter on {name} needs a value, like {name}=eq:VALUE."))
-            continue
-        out.append(Filter(name, op, value))
-    if errors:
-        raise ValidationError(errors)
-    return out
+def parse_filters(pairs: Iterable[tuple[str, str]], reserved: Iterable[str] = ()) -> list[flt.Node]:
+    """Return filters from (name, text) pairs in the platform's filter language, skipping reserved names;
+    raise ValidationError."""
+    return flt.parse_filters(pairs, reserved)
 
 
-def _condition(schema: ClassSchema, flt: Filter, values=Thing.attribute_values):
-    slot = schema.slot(flt.name)
+def _condition(schema: ClassSchema, node: flt.Node, values=Thing.attribute_values, nested: bool = False):
+    node = flt.canonical(node)
+    if isinstance(node, flt.Group):
+        parts = [_condition(schema, item, values, nested=True) for item in node.items]
+        expression = and_(*parts) if node.op == "and" else or_(*parts)
+        return not_(expression) if node.negate else expression
+    name, op = node.field, node.op
+    slot = schema.slot(name)
     if slot is None:
-        raise ValidationError.single(flt.name, "unknown_attribute",
-                                     f"{flt.name!r} is not an attribute of {schema.cls.name} to filter on.")
-    raw = values[flt.name].astext
-    if flt.op == "isnull":
-        return not_(values.has_key(flt.name))
-    if flt.op == "notnull":
-        return values.has_key(flt.name)
-    if flt.op == "contains":
-        escaped = flt.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return raw.ilike(f"%{escaped}%", escape="\\")
-    operand = filter_value(slot, flt.value)
-    if operand is None:
-        raise ValidationError.single(flt.name, "filter", f"Filter on {slot.label} needs a value.")
-    if flt.op == "eq":
-        return values.contains({flt.name: operand})
-    if flt.op == "ne":
-        return not_(values.contains({flt.name: operand}))
+        raise ValidationError.single(name, "unknown_attribute",
+                                     f"{name!r} is not an attribute of {schema.cls.name} to filter on.")
+    has = values.has_key(name)
+    if op == "is":
+        if node.value in (True, False) and slot.data_type != "boolean":
+            raise ValidationError.single(name, "filter", f"{slot.label}: is.true and is.false apply to yes/no "
+                                                         "attributes.")
+        found = not_(has) if node.value in (None, "unknown") else values.contains({name: node.value})
+        return not_(found) if node.negate else found
+    found = _compare(slot, name, op, node.value, values)
+    if nested:  # inside and/or: unknown (NULL) without the attribute, as a NULL column compares
+        found = case((has, found), else_=null())
+        return not_(found) if node.negate else found
+    return and_(has, not_(found)) if node.negate else found
+
+
+def _compare(slot, name: str, op: str, value: Any, values):
+    raw = values[name].astext
+    if op in ("contains", "like", "ilike"):
+        if not isinstance(value, str) or (op == "contains" and not value):
+            raise ValidationError.single(name, "filter", f"Filter on {slot.label} needs some text to look for.")
+        if op == "contains":
+            return raw.ilike(f"%{flt.escape_like(value)}%", escape="\\")
+        return getattr(raw, op)(value.replace("*", "%"))
+    if op == "in":
+        operands = [_operand(slot, name, v) for v in value]
+        return or_(*(values.contains({name: o}) for o in operands)) if operands else false()
+    operand = _operand(slot, name, value)
+    if op == "eq":
+        return values.contains({name: operand})
+    if op == "neq":
+        return and_(values.has_key(name), not_(values.contains({name: operand})))
     if slot.data_type in ("boolean", "enum"):
-        raise ValidationError.single(flt.name, "filter", f"{slot.label} can only be filtered with eq or ne.")
+        raise ValidationError.single(name, "filter", f"{slot.label} can only be filtered with eq, neq, in or is.")
     if slot.data_type in ("integer", "decimal", "reference"):
         left, right = cast(raw, Numeric), cast(str(operand), Numeric)
     else:
         left, right = raw.collate("C"), operand
-    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[flt.op]
+    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
 
 
-def _conditions(schema: ClassSchema, filters: list[Filter], values) -> list:
+def _operand(slot, name: str, raw: Any) -> Any:
+    if raw in ("", None):
+        raise ValidationError.single(name, "filter", f"Filter on {name} needs a value, like {name}=eq.VALUE.")
+    operand = filter_value(slot, raw)
+    if operand is None:
+        raise ValidationError.single(name, "filter", f"Filter on {slot.label} needs a value.")
+    return operand
+
+
+def _conditions(schema: ClassSchema, filters: list[flt.Node], values) -> list:
     conditions, errors = [], []
-    for flt in filters:
+    for node in filters:
         try:
-            conditions.append(_condition(schema, flt, values))
+            conditions.append(_condition(schema, node, values))
         except ValidationError as exc:
             errors.extend(exc.errors)
     if errors:
@@ -195,7 +229,7 @@ def _window(with_q: bool, with_position: bool):
     return stmt.order_by(things.c.name, things.c.id).limit(SCAN_WINDOW).subquery("window")
 
 
-def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *, q: str | None = None,
+def list_things(actor: Actor, schema: ClassSchema, filters: list[flt.Node] = (), *, q: str | None = None,
                 limit: Any = None, after: str | None = None, deleted: bool = False) -> Page:
     """Return one page of the class's things (or its deleted ones), by name, filtered; NotFound if unreadable.
 
@@ -212,7 +246,7 @@ def list_things(actor: Actor, schema: ClassSchema, filters: list[Filter] = (), *
     # Core rows (attribute access like a Thing's) rather than ORM entities: a list page only reads columns.
     stmt = select(things).where(things.c.thing_class_id == schema.cls.id, live)
     if q:
-        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = flt.escape_like(q.strip())
         stmt = stmt.where(things.c.name.ilike(f"%{escaped}%", escape="\\"))
     position = decode_cursor(after, 2)
     if position:
@@ -250,7 +284,7 @@ def first_things(actor: Actor, class_ids: list[int], *, q: str | None = None, li
         return pages
     inner = select(Thing).where(Thing.thing_class_id == ThingClass.id, not_(Thing.is_deleted))
     if q:
-        escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = flt.escape_like(q.strip())
         inner = inner.where(Thing.name.ilike(f"%{escaped}%", escape="\\"))
     page = inner.order_by(Thing.name, Thing.id).limit(limit + 1).lateral("page")
     row = aliased(Thing, page)

@@ -88,9 +88,12 @@ def test_unknown_field_operator_and_bad_value_name_the_field(companies):
 
 def test_parse_filter_and_sort():
     assert query.parse_filter("founded", "lt:2020-01-01") == Filter("founded", "lt", "2020-01-01")
-    assert query.parse_filter("tier", "in:a,b") == Filter("tier", "in", ["a", "b"])
+    assert query.parse_filter("founded", "lt.2020-01-01") == Filter("founded", "lt", "2020-01-01")
+    assert query.parse_filter("tier", "in:a,b") == Filter("tier", "in", ("a", "b"))
+    assert query.parse_filter("tier", 'not.in.(a,"b, c")') == Filter("tier", "in", ("a", "b, c"), negate=True)
     assert query.parse_filter("name", "Acme") == Filter("name", "eq", "Acme")
-    assert query.parse_filter("email", "is_null") == Filter("email", "is_null")
+    assert query.parse_filter("email", "is_null") == Filter("email", "is", None)
+    assert query.parse_filter("email", "not.is.null") == Filter("email", "is", None, negate=True)
     assert query.parse_sort("-employees, name") == [Sort("employees", True), Sort("name")]
     with pytest.raises(ValidationError) as caught:
         query.parse_filter("employees", "above:3")
@@ -148,7 +151,7 @@ def test_statements_per_page_do_not_grow_with_rows(scoped, bo):
             counts[limit] = len(statements)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
-    assert counts[5] == counts[50] == 3
+    assert counts[5] == 3 and counts[50] == 2  # page, count, values; a page holding every match needs no count
 
 
 @pytest.fixture
