@@ -23,6 +23,10 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     queues.init_app(app)
 
+    from strata import mail
+
+    mail.init_app(app)
+
     from blueprints import web
 
     web.init_app(app)

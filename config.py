@@ -114,6 +114,23 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
         "OUTBOUND_ALLOW": _outbound_allow(env),
         # Tenant roles are server-wide: each database sharing a server needs its own prefix.
         "DB_ROLE_PREFIX": env.get("DB_ROLE_PREFIX") or None,
+        **_account_settings(env, production),
+    }
+
+
+def _account_settings(env: dict[str, str], production: bool) -> dict:
+    """Mail, session lifetimes, sign-in delays and the two-factor policy."""
+    return {
+        "MAIL_URL": env.get("MAIL_URL") or None,
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_FROM", "Strata <no-reply@strata.invalid>"),
+        "MAIL_OUTBOX": env.get("MAIL_OUTBOX", "off" if production else "on") != "off",
+        "PUBLIC_URL": env.get("PUBLIC_URL") or None,
+        "SESSION_IDLE_TIMEOUT": _int(env, "SESSION_IDLE_TIMEOUT", 8 * 3600),
+        "SESSION_ABSOLUTE_TIMEOUT": _int(env, "SESSION_ABSOLUTE_TIMEOUT", 7 * 24 * 3600),
+        "REMEMBER_DAYS": _int(env, "REMEMBER_DAYS", 30),
+        "LOGIN_MAX_DELAY": _int(env, "LOGIN_MAX_DELAY", 15 * 60),
+        "LOGIN_ACCOUNT_MAX_DELAY": _int(env, "LOGIN_ACCOUNT_MAX_DELAY", 5),
+        "REQUIRE_2FA_FOR_PLATFORM_ADMINS": env.get("REQUIRE_2FA_FOR_PLATFORM_ADMINS", "off") == "on",
     }
 
 
@@ -128,4 +145,17 @@ DEFAULTS: dict = {
     "SIGNUP_OPEN": True,
     "OUTBOUND_ALLOW": "",  # hosts or address ranges (with :port or :*) user-given URLs may reach; see strata.outbound
     "STRATA_ENV": "development",
+    # Accounts (see _account_settings): mail goes only to the Outbox unless MAIL_URL names an SMTP server.
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAIL_URL": None,
+    "MAIL_DEFAULT_SENDER": "Strata <no-reply@strata.invalid>",
+    "MAIL_OUTBOX": True,
+    "PUBLIC_URL": None,
+    "SESSION_IDLE_TIMEOUT": 8 * 3600,
+    "SESSION_ABSOLUTE_TIMEOUT": 7 * 24 * 3600,
+    "REMEMBER_DAYS": 30,
+    "LOGIN_MAX_DELAY": 15 * 60,
+    "LOGIN_ACCOUNT_MAX_DELAY": 5,
+    "REQUIRE_2FA_FOR_PLATFORM_ADMINS": False,
 }

@@ -9,8 +9,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from blueprints import TENANT_NAV
+from blueprints.auth.signin import load_remembered_user, load_session_user
 from strata import limits
-from strata.accounts.service import load_user, tenants_of
+from strata.accounts.service import tenants_of
 from strata.accounts.tokens import user_for_token
 from strata.core import bearer_token, login_manager
 from strata.db import clear_scope, db
@@ -105,16 +106,13 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def _load(user_id: str):
-        if bearer_token() is not None:
-            return None  # a token request is authenticated by its token alone, never by the session
-        user = load_user(int(user_id))
-        return user if user is not None and user.is_active else None
+    def _load(session_key: str):
+        return load_session_user(session_key)  # None for token requests and ended or timed-out sessions
 
     @login_manager.request_loader
     def _load_from_token(req):
         token = bearer_token()
-        return user_for_token(token) if token is not None else None
+        return user_for_token(token) if token is not None else load_remembered_user()
 
     @login_manager.unauthorized_handler
     def _unauthorized():

@@ -120,6 +120,9 @@ def up(host: str, port: int) -> None:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
+    from strata.accounts.cli import register as register_account_cli
+
+    register_account_cli(app, tenants_cli)
     app.cli.add_command(demo)
     app.cli.add_command(up)
     from strata.extensions.cli import extensions_cli

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata import filters as flt
-from strata.accounts.models import User
+from strata.accounts.service import member_names
 from strata.audit import AuditLog
 from strata.business_objects import cache, query, service
 from strata.business_objects import dashboard as _cards  # noqa: F401  (registers the dashboard cards)
@@ -202,9 +202,8 @@ def _history(entity_type: str, object_id: int) -> list[dict[str, Any]]:
         AuditLog.entity_type == entity_type, AuditLog.entity_id == str(object_id))
         .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())))
     ids = {r.user_id for r in rows if r.user_id is not None}
-    users = {u.id: u.name or u.email for u in db.session.execute(
-        select(User.id, User.name, User.email).where(User.id.in_(ids)))} if ids else {}
-    return [{"row": r, "who": users.get(r.user_id, "system")} for r in rows]
+    users = member_names(ids)
+    return [{"row": r, "who": users.get(r.user_id, "a former member" if r.user_id else "system")} for r in rows]
 
 
 def _value_context(collection: str, object_id: int, name: str) -> dict[str, Any]:

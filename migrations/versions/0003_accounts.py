@@ -4,10 +4,9 @@ Revision ID: 0003_accounts
 Revises: 0002_api_tokens
 Create Date: 2026-11-29
 
-Also narrows what tenant roles see of platform data: nothing of `public.users` but the
-`public.tenant_members` view (the names and emails of their own tenant's members), and of
-`public.tenants` only their own row (row-level security; the app's login role owns the
-table and is not subject to it).
+Also narrows what tenant roles see of people: of `public.users` only the rows of their own
+tenant's members (row-level security) and never a password or two-factor column; the
+security-barrier view `public.tenant_members` gives their names, emails and roles.
 """
 
 import sqlalchemy as sa
@@ -91,8 +90,12 @@ def upgrade() -> None:
     op.create_index("uq_invitations_pending", "invitations", ["tenant_id", "email"], unique=True, schema="public",
                     postgresql_where=sa.text("accepted_at IS NULL AND revoked_at IS NULL"))
 
-    # Tenant roles: of users, only the REFERENCES their tables' foreign keys need, and the view.
+    # Tenant roles: of users, the rows of their own tenant's members only (row-level security; the
+    # login role owns the table and is not subject to it; foreign-key checks bypass it), never the
+    # password or two-factor columns, and the REFERENCES their tables' foreign keys need.
     op.execute("REVOKE ALL ON public.users FROM strata_tenant")
+    op.execute("GRANT SELECT (id, email, name, is_platform_admin, is_active, created_at, last_login_at, "
+               "email_verified_at, totp_enabled_at) ON public.users TO strata_tenant")
     op.execute("GRANT REFERENCES (id) ON public.users TO strata_tenant")
     op.execute(
         "CREATE VIEW public.tenant_members WITH (security_barrier) AS "
@@ -102,20 +105,14 @@ def upgrade() -> None:
         "WHERE t.db_role = current_user"
     )
     op.execute("GRANT SELECT ON public.tenant_members TO strata_tenant")
-    # Of tenants, a few columns of its own row.
-    op.execute("REVOKE ALL ON public.tenants FROM strata_tenant")
-    op.execute("GRANT SELECT (id, slug, name, status, timezone) ON public.tenants TO strata_tenant")
-    op.execute("ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY")
-    op.execute("CREATE POLICY own_tenant ON public.tenants FOR SELECT TO strata_tenant "
-               "USING (db_role = current_user)")
+    op.execute("ALTER TABLE public.users ENABLE ROW LEVEL SECURITY")
+    op.execute("CREATE POLICY tenant_members_only ON public.users FOR SELECT TO strata_tenant "
+               "USING (id IN (SELECT id FROM public.tenant_members))")
 
 
 def downgrade() -> None:
-    op.execute("DROP POLICY own_tenant ON public.tenants")
-    op.execute("ALTER TABLE public.tenants DISABLE ROW LEVEL SECURITY")
-    op.execute("REVOKE ALL ON public.tenants FROM strata_tenant")
-    op.execute("GRANT SELECT (id, slug, name, schema_name, db_role, status, timezone, created_at) "
-               "ON public.tenants TO strata_tenant")
+    op.execute("DROP POLICY tenant_members_only ON public.users")
+    op.execute("ALTER TABLE public.users DISABLE ROW LEVEL SECURITY")
     op.execute("DROP VIEW public.tenant_members")
     op.execute("GRANT SELECT (id, email, name, is_platform_admin, is_active, created_at, last_login_at) "
                "ON public.users TO strata_tenant")

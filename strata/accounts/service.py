@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import column, func, select, table
 from sqlalchemy.orm import undefer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from strata import audit
+from strata.accounts import passwords
 from strata.accounts.models import ROLE_RANK, ROLES, Membership, User
 from strata.db import current_scope, db, public_scope
 from strata.errors import Forbidden, NotFound, ValidationError
 from strata.tenancy.models import Tenant
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 8
 
 
 def normalise_email(email: str) -> str:
@@ -33,13 +34,31 @@ def _check_email(email: str) -> str:
     return email
 
 
-def create_user(email: str, password: str, name: str = "", *, hash_method: str = "scrypt") -> User:
-    """Create a user; the very first user becomes platform admin. Raises ValidationError."""
+def _dummy_hash(method: str) -> str:
+    """A hash of nothing in particular, checked for unknown emails so they take as long as known ones."""
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_hex(16), method=method)
+    return _DUMMY_HASHES[method]
+
+
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def email_taken(email: str) -> bool:
+    """True when an account uses `email` (already normalised)."""
+    with public_scope():
+        return db.session.scalar(select(User.id).where(User.email == email)) is not None
+
+
+def create_user(email: str, password: str, name: str = "", *, hash_method: str = "scrypt",
+                verified: bool = True, platform_admin: bool | None = None) -> User:
+    """Create a user (verified unless told otherwise); the very first user becomes platform admin.
+
+    Raises ValidationError for a bad email, a taken email or a password that breaks the rules.
+    """
     email = _check_email(email)
-    if len(password or "") < MIN_PASSWORD:
-        raise ValidationError.single(
-            "password", "min_length", f"Password must be at least {MIN_PASSWORD} characters."
-        )
+    name = (name or "").strip()[:200]
+    passwords.check(password, email=email, name=name)
     with public_scope():
         if db.session.scalar(select(User.id).where(User.email == email)) is not None:
             raise ValidationError.single("email", "unique", "An account with this email already exists.")
@@ -48,25 +67,81 @@ def create_user(email: str, password: str, name: str = "", *, hash_method: str =
         first = db.session.scalar(select(func.count(User.id))) == 0
         user = User(
             email=email,
-            name=(name or "").strip()[:200],
+            name=name,
             password_hash=generate_password_hash(password, method=hash_method),
-            is_platform_admin=first,
+            is_platform_admin=first if platform_admin is None else platform_admin,
+            email_verified_at=datetime.now(UTC) if verified else None,
         )
         db.session.add(user)
         db.session.commit()
     return user
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """Return the active user with this email and password, or None."""
+def register(email: str, password: str, name: str = "", *, hash_method: str = "scrypt") -> User | None:
+    """Sign-up: create an unverified user, or return None when the email is taken (said to nobody but
+    its owner, by mail). Both ways hash the password once. Raises ValidationError for bad input."""
+    email = _check_email(email)
+    passwords.check(password, email=email, name=name)
+    if email_taken(email):
+        check_password_hash(_dummy_hash(hash_method), password or "")
+        return None
+    try:
+        return create_user(email, password, name, hash_method=hash_method, verified=False)
+    except ValidationError as exc:
+        if exc.errors[0].rule == "unique":  # taken between the check and the insert
+            return None
+        raise
+
+
+def authenticate(email: str, password: str, *, hash_method: str = "scrypt") -> User | None:
+    """Return the active user with this email and password, or None; unknown emails cost one hash too."""
     email = normalise_email(email)
     with public_scope():
         user = db.session.scalar(select(User).options(undefer(User.password_hash)).where(User.email == email))
-        if user is None or not user.is_active or not check_password_hash(user.password_hash, password or ""):
+        if user is None:
+            check_password_hash(_dummy_hash(hash_method), password or "")
+            return None
+        if not check_password_hash(user.password_hash, password or "") or not user.is_active:
             return None
         user.last_login_at = datetime.now(UTC)
         db.session.commit()
     return user
+
+
+def set_password(user_id: int, password: str, *, hash_method: str = "scrypt") -> None:
+    """Replace the user's password (checked against the rules). Raises ValidationError, NotFound."""
+    with public_scope():
+        user = db.session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}")
+        passwords.check(password, email=user.email, name=user.name)
+        user.password_hash = generate_password_hash(password, method=hash_method)
+        db.session.commit()
+
+
+def check_password(user_id: int, password: str) -> bool:
+    """True when `password` is the user's current password."""
+    with public_scope():
+        stored = db.session.scalar(select(User.password_hash).where(User.id == user_id))
+    return stored is not None and check_password_hash(stored, password or "")
+
+
+def mark_verified(user_id: int, email: str) -> User | None:
+    """Mark the user's email verified if it is still `email`; return the user, or None."""
+    with public_scope():
+        user = db.session.get(User, user_id)
+        if user is None or user.email != email:
+            return None
+        if user.email_verified_at is None:
+            user.email_verified_at = datetime.now(UTC)
+            db.session.commit()
+    return user
+
+
+def find_user(email: str) -> User | None:
+    """Return the user with `email`, or None."""
+    with public_scope():
+        return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
 def load_user(user_id: int) -> User | None:
@@ -178,7 +253,10 @@ def add_member(tenant_id: int, email: str, role: str, actor_id: int | None = Non
     with public_scope():
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None:
-            raise ValidationError.single("email", "exists", f"No account uses {email}; ask them to sign up first.")
+            raise ValidationError.single("email", "exists", f"No account uses {email}; invite them instead.")
+        if user.email_verified_at is None:
+            raise ValidationError.single("email", "unverified",
+                                         f"{email} has not verified that address yet; invite them instead.")
         taken = db.session.scalar(
             select(Membership.id).where(Membership.tenant_id == tenant_id, Membership.user_id == user.id)
         )
@@ -232,3 +310,22 @@ def require(access: TenantAccess, needed: str) -> None:
     """Raise Forbidden unless `access` carries at least the `needed` role."""
     if not access.allows(needed):
         raise Forbidden(f"this needs the {needed} role")
+
+
+def load(user_id: int) -> User | None:
+    """Return the user with this id, or None."""
+    with public_scope():
+        return db.session.get(User, user_id)
+
+
+# The members of the tenant whose role runs the query (a security-barrier view, migration 0003).
+TENANT_MEMBERS = table("tenant_members", column("id"), column("name"), column("email"), column("role"), schema="public")
+
+
+def member_names(user_ids: set[int]) -> dict[int, str]:
+    """Return the display names of those of `user_ids` who are members of the current tenant (run as it)."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(select(TENANT_MEMBERS.c.id, TENANT_MEMBERS.c.name, TENANT_MEMBERS.c.email)
+                              .where(TENANT_MEMBERS.c.id.in_(user_ids)))
+    return {user_id: name or email for user_id, name, email in rows}
