@@ -2,7 +2,7 @@
 
 The periodic jobs (schedule tick, segment sweep, stream supervisor) used to enter every active
 tenant on every run, so their cost grew with the number of tenants. Now each tenant's own
-writes keep `public.housekeeping_due` current (triggers of tenant revision t0013_housekeeping),
+writes keep `public.housekeeping_due` current (triggers of tenant revision t0014_housekeeping),
 and a job reads that one table to find the few tenants with something due:
 
 - `schedule`: the earliest next run of an active report schedule (due once it has passed);

@@ -4,7 +4,7 @@
 look at: `schedule` (the earliest next run of an active report schedule), `segments` (report
 runs in progress, which the segment sweep watches) and `streams` (enabled streams, which the
 stream supervisor keeps consumed). Triggers in each tenant schema (tenant revision
-t0013_housekeeping) keep the rows current as the tenant writes; a tenant role may read and
+t0014_housekeeping) keep the rows current as the tenant writes; a tenant role may read and
 write only the rows of the schema it owns (row level security).
 
 Revision ID: 0004_housekeeping

@@ -4,15 +4,15 @@ Statement triggers on report schedules, runs, segments and streams recompute the
 due work after each change (a handful of index lookups), so the periodic jobs read one public
 table instead of entering every tenant. The upgrade fills the rows for existing data.
 
-Revision ID: t0013_housekeeping
-Revises: t0012_platform_core
+Revision ID: t0014_housekeeping
+Revises: t0013_extension_backups
 Create Date: 2026-11-29
 """
 
 from alembic import op
 
-revision = "t0013_housekeeping"
-down_revision = "t0012_platform_core"
+revision = "t0014_housekeeping"
+down_revision = "t0013_extension_backups"
 branch_labels = None
 depends_on = None
 
