@@ -18,7 +18,7 @@ from blueprints import page_or_partial, role_required, tenant_blueprint
 from blueprints.extensions import retry_when_stale
 from strata.db import db
 from strata.errors import FieldError, ValidationError
-from strata.extensions import insight, rest, runtime
+from strata.extensions import display, insight, rest, runtime
 from strata.extensions.runtime import TableSpec
 
 bp = tenant_blueprint("extension_data", __name__, url_prefix="/extensions/<plugin_id>/data")
@@ -84,9 +84,23 @@ def index(plugin_id: str, table: str):
     except ValidationError as exc:
         errors = exc.errors
     active = [(k, v) for k, values in args if k not in rest.RESERVED_PARAMS for v in values]
+    cells = display.grid(spec, page.rows, timezone=g.access.timezone,
+                         languages=[lang for lang, _ in request.accept_languages]) if page else []
     return page_or_partial("extensions/data/index.html", "extensions/data/_rows.html", 422 if errors else 200,
                            **context, result=page, errors=errors, active=active, number=number,
-                           operators=rest.OPERATORS, page_size=PAGE_SIZE)
+                           operators=rest.OPERATORS, page_size=PAGE_SIZE, cells=cells, link_to=_link_to,
+                           heading=display.heading)
+
+
+def _link_to(target: str, key: str) -> str | None:
+    """Return the page of the row a relationship points at: a company, partner or product, or an extension row."""
+    if target in ("companies", "partners", "products"):
+        return url_for("objects.detail", collection=target, object_id=key) if key.isdigit() else None
+    for plugin_id, tables in runtime.current().tables.items():
+        for name, other in tables.items():
+            if other.physical == target:
+                return url_for(".edit", plugin_id=plugin_id, table=name, row_id=key)
+    return None
 
 
 def _insight(plugin_id: str, table: str, status: int = 200, notes=(), errors=()):

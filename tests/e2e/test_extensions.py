@@ -61,9 +61,14 @@ def test_install_preview_apply_create_row_and_roll_back(page: Page, live_server,
     expect(page.locator("#data-table")).to_contain_text("No rows match these filters.")
 
     page.goto(f"{live_server.url}/t/acme/extensions/acme-crm/")
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Roll back").click()
+    page.get_by_role("button", name="Roll back…").click()
+    expect(page.locator(".rollback-losses")).to_contain_text("the table plugin_crm_deal with its 1 row")
+    expect(page.get_by_role("link", name="Export the data (JSON)")).to_be_visible()
+    page.get_by_role("button", name="Roll back", exact=True).click()  # without the checkbox: refused inline
+    expect(page.locator(".rollback-confirm .error")).to_contain_text("allow_destructive")
+    page.get_by_label("Drop it").check()
+    page.get_by_role("button", name="Roll back", exact=True).click()
+    expect(page.locator("#schema-status")).to_have_text("pending")  # the page shows it without a reload
     expect(page.locator("#history .migration-status").first).to_contain_text("rolled_back")
-    page.reload()
-    expect(page.locator("#schema-status")).to_have_text("pending")
     expect(page.get_by_text("Nothing is installed yet.")).to_be_visible()
+    expect(page.locator("#backups")).to_contain_text("plugin_crm_deal")

@@ -65,9 +65,13 @@ def test_preview_apply_history_and_rollback(client, pages, run_jobs):
     assert "Applied" in done and "hx-trigger" not in done
     detail = client.get(f"{pages}/acme-crm/").get_data(as_text=True)
     assert "executed" in detail and "verified" in detail and "/data/deal/" in detail
-    rollback = re.search(r'hx-post="([^"]+/rollback)"', detail)[1]
-    history = client.post(rollback, headers=HX)
-    assert history.status_code == 200 and "rolled_back" in history.get_data(as_text=True)
+    rollback = re.search(r'hx-get="([^"]+/rollback)"', detail)[1]
+    confirm = client.get(rollback, headers=HX).get_data(as_text=True)
+    assert "Nothing holds data that this rollback would drop" in confirm and f'hx-post="{rollback}"' in confirm
+    done = client.post(rollback, headers=HX)
+    assert done.status_code == 204 and done.headers["HX-Redirect"] == f"{pages}/acme-crm/"
+    reloaded = client.get(f"{pages}/acme-crm/").get_data(as_text=True)
+    assert "rolled_back" in reloaded and "installed nothing" in reloaded
     assert client.get(f"{pages}/acme-crm/data/deal/").status_code == 404
 
 
