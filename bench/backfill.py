@@ -11,10 +11,15 @@ It prints:
 - bookkeeping overhead per segment, (wall × concurrency − work) ÷ segments: everything beyond
   the work itself (claim, result write, RQ; target < 20 ms), and the part measured on the rows
   (time between one segment's end and the same slot's next start);
-- the most segments seen running at once (from the rows' start and end times; ≤ the limit).
+- the most segments seen running at once (from the rows' start and end times; ≤ the limit);
+- fairness: two more tenants each submit a daily report of 500 segments (20 ms of work each,
+  parallel_limit 4) one right after the other on the same workers; for each tenant the mean
+  wait of its segments (launch to segment start) and the time to its run's end. Target: neither
+  tenant's mean wait is more than 1.5× the other's (round-robin slots; a plain FIFO queue would
+  make the second tenant wait for the whole of the first one's run).
 
-The tenant is dropped at the end, also on failure. Run from the repository root:
-`python bench/backfill.py [--segments 520] [--workers 4] [--limit 10] [--work-ms 50]`.
+The tenants are dropped at the end, also on failure. Run from the repository root:
+`python bench/backfill.py [--segments 520] [--workers 4] [--limit 10] [--work-ms 50] [--fair-segments 500]`.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from strata.reports import engine, service  # noqa: E402
 from strata.reports.models import Collection  # noqa: E402
 from strata.tenancy.service import create_tenant, drop_tenant, tenant_context  # noqa: E402
 
-RATIO_TARGET, OVERHEAD_TARGET_MS = 1.2, 20.0
+RATIO_TARGET, OVERHEAD_TARGET_MS, FAIRNESS_TARGET = 1.2, 20.0, 1.5
 FIRST_MONDAY = date(2016, 1, 4)
 
 
@@ -77,13 +82,14 @@ def wait_idle_workers(app, count: int, timeout: float = 120) -> None:
             time.sleep(0.2)
 
 
-def launch(slug: str, segments: int, limit: int, work: float):
+def launch(slug: str, segments: int, limit: int, work: float, kind: str = "weekly"):
     """Create the report and launch its backfill; return the collection id."""
-    end = FIRST_MONDAY + timedelta(weeks=segments) - timedelta(days=1)
+    step = timedelta(weeks=1) if kind == "weekly" else timedelta(days=1)
+    end = FIRST_MONDAY + step * segments - timedelta(days=1)
     config = {"name": "Bench", "data_source": "synthetic",
               "parameters": {"metric": "days", "filters": {"seconds": work, "fail_dates": "", "recover_after": 0}},
               "lookback_config": {"type": "custom", "startDate": FIRST_MONDAY.isoformat(), "endDate": end.isoformat()},
-              "segmentation_config": {"type": "weekly", "parallel_limit": limit, "retry_failed": False},
+              "segmentation_config": {"type": kind, "parallel_limit": limit, "retry_failed": False},
               "schedule_config": {"frequency": "none"}}
     from strata.tenancy.service import get_tenant
 
@@ -115,7 +121,32 @@ def measure(slug: str, collection_id) -> dict:
             "first": first, "last": last}
 
 
-def run(app, slug: str, args) -> None:
+def fairness(app, slugs: list[str], args) -> list[dict]:
+    """Launch one daily report per tenant back to back; return each tenant's mean segment wait and run time."""
+    from strata.tenancy.service import get_tenant
+
+    work = args.fair_work_ms / 1000
+    with app.app_context():
+        runs = [(get_tenant(slug).id, launch(slug, args.fair_segments, args.fair_limit, work, "daily"))
+                for slug in slugs]
+        figures = []
+        for tenant_id, collection_id in runs:
+            while True:
+                with tenant_context(tenant_id):
+                    collection = db.session.get(Collection, collection_id, populate_existing=True)
+                    if collection.status not in ("pending", "running"):
+                        row = db.session.execute(text("""
+                            SELECT avg(extract(epoch FROM w.started_at - c.started_at)) AS wait,
+                                   extract(epoch FROM max(w.completed_at) - c.started_at) AS span
+                            FROM report_data_weeks w JOIN report_data_collections c ON c.id = w.collection_id
+                            WHERE c.id = :cid GROUP BY c.started_at"""), {"cid": collection_id}).one()
+                        figures.append({"status": collection.status, "wait": float(row.wait), "span": float(row.span)})
+                        break
+                time.sleep(0.25)
+    return figures
+
+
+def run(app, slug: str, args, fair_slugs: list[str]) -> None:
     work = args.work_ms / 1000
     env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=app.config["REDIS_URL"],
                SECRET_KEY="bench", PYTHONPATH=str(REPO))
@@ -137,9 +168,24 @@ def run(app, slug: str, args) -> None:
             figures = measure(slug, collection_id)
             figures["start_ms"] = 1000 * (figures["first"] - started).total_seconds()
             figures["end_ms"] = 1000 * (ended - figures["last"]).total_seconds()
+        fair = fairness(app, fair_slugs, args) if args.fair_segments else []
     finally:
         stop_workers(procs)
     report(args, work, wall, status, figures)
+    if fair:
+        report_fairness(args, fair)
+
+
+def report_fairness(args, fair: list[dict]) -> None:
+    waits = [f["wait"] for f in fair]
+    ratio = max(waits) / max(min(waits), 1e-9)
+    print(f"  fairness: {len(fair)} tenants × {args.fair_segments} daily segments ({args.fair_work_ms:g} ms each, "
+          f"parallel_limit {args.fair_limit}) submitted back to back on {args.workers} workers")
+    for number, figure in enumerate(fair, 1):
+        print(f"    tenant {number}: mean wait {figure['wait']:6.2f} s, run done after {figure['span']:6.2f} s "
+              f"({figure['status']})")
+    print(f"  fairness ratio (longer mean wait ÷ shorter) {ratio:.2f}×  (target ≤ {FAIRNESS_TARGET}×)  "
+          f"{verdict(ratio <= FAIRNESS_TARGET)}")
 
 
 def report(args, work: float, wall: float, status: str, figures: dict) -> None:
@@ -167,20 +213,26 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--work-ms", type=float, default=50.0)
+    parser.add_argument("--fair-segments", type=int, default=500, help="per tenant; 0 skips the fairness run")
+    parser.add_argument("--fair-work-ms", type=float, default=20.0)
+    parser.add_argument("--fair-limit", type=int, default=4)
     args = parser.parse_args()
     with servers() as where:
         app = create_app(app_config(where))
         version = migrate_public(app)
         print(f"Backfill benchmark on {where.label} (PostgreSQL {version})")
         slug = f"bench_{secrets.token_hex(3)}"
+        fair_slugs = [f"bench_{secrets.token_hex(3)}" for _ in range(2)] if args.fair_segments else []
         with app.app_context():
-            create_tenant(slug, "Backfill bench")
+            for name in (slug, *fair_slugs):
+                create_tenant(name, "Backfill bench")
         try:
-            run(app, slug, args)
+            run(app, slug, args, fair_slugs)
         finally:
             with app.app_context():
                 db.session.rollback()
-                drop_tenant(slug)
+                for name in (slug, *fair_slugs):
+                    drop_tenant(name)
                 db.engine.dispose()
 
 

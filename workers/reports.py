@@ -16,17 +16,16 @@ from workers.periodic import periodic
 
 log = logging.getLogger(__name__)
 
-# A slot whose segments failed (with retry_failed) raises; RQ runs it again for those segments.
-SLOT_RETRY = Retry(max=engine.MAX_ATTEMPTS - 1)
+# Segment retries happen inside the slot (back-off per report); RQ retries only a slot that crashed.
+SLOT_RETRY = Retry(max=2)
 
 
 @job("reports.run_slot", queue="backfills", timeout=int(engine.SLOT_BUDGET_SECONDS) + 900, retry=SLOT_RETRY)
 def run_slot(collection_id: str) -> int:
-    """Work segments of one collection until none is left; return how many this slot ran."""
+    """Work segments of one report's runs until none is left; return how many this slot ran."""
     current = get_current_job()
-    last_try = current is None or not current.retries_left
     worker = f"{socket.gethostname()}:{os.getpid()}:{current.id if current else '-'}"
-    return engine.run_slot(uuid.UUID(collection_id), worker, last_try=last_try)
+    return engine.run_slot(uuid.UUID(collection_id), worker)
 
 
 @periodic(every=30, queue="default", timeout=240)

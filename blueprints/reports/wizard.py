@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_login import current_user
 from htmx_flask import make_response
 
-from blueprints import page_or_partial, role_required, tenant_blueprint
+from blueprints import _enter_tenant, page_or_partial, role_required, tenant_blueprint
 from strata.db import db
 from strata.errors import ValidationError
 from strata.reports import dashboard as _card  # noqa: F401  (registers the dashboard card)
@@ -57,6 +57,27 @@ def _preview(raw: dict) -> list | str:
     if config["frequency"] == "none":
         return []
     return [r.astimezone(ZoneInfo(config["timezone"])) for r in wizard.next_runs(config)]
+
+
+@bp.errorhandler(ValidationError)
+def refused_before_the_step(exc: ValidationError):
+    """Input refused before the step's view (text the database cannot store, like a NUL in the name): the same
+    step again with the field's message, 422, instead of an error page in place of the wizard."""
+    db.session.rollback()
+    if g.get("access") is None:  # refused before the tenant was entered
+        entered = _enter_tenant(False)()
+        if entered is not None:
+            return entered
+    if not g.access.allows("editor"):
+        abort(403)
+    draft = wizard.load(current_user.id)
+    step = (request.view_args or {}).get("step") or draft["step"]
+    if step not in STEPS or step == "submit":
+        step = draft["step"]
+    cleaned = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in _form().items()}
+    draft["inputs"][step] = {k: v.encode("utf-8", "replace").decode() if isinstance(v, str) else v
+                             for k, v in cleaned.items()}
+    return _render(draft, step, exc.by_field(), 422)
 
 
 @bp.get("/")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
@@ -18,7 +18,7 @@ from strata import csvfiles
 from strata.db import current_scope, db
 from strata.errors import NotFound
 from strata.reports import engine, schedules, validation
-from strata.reports.models import BuilderAudit, Collection, ReportSegment, Schedule, Workflow
+from strata.reports.models import BuilderAudit, Collection, ReportSegment, Schedule, SegmentAttempt, Workflow
 from strata.reports.segmentation import lookback_window
 
 
@@ -52,6 +52,33 @@ def get_collection(collection_id: str | uuid.UUID) -> Collection:
     return found
 
 
+def get_segment(collection: Collection, segment_id: int) -> ReportSegment:
+    """Return the collection's segment; raise NotFound (also for a segment of another run)."""
+    found = db.session.get(ReportSegment, segment_id)
+    if found is None or found.collection_id != collection.id:
+        raise NotFound(f"no segment {segment_id} in this run")
+    return found
+
+
+def clock() -> datetime:
+    """Return the database's current instant (progress polls ask for changes since it)."""
+    return db.session.scalar(text("SELECT clock_timestamp()"))
+
+
+def segments_changed(collection: Collection, since: datetime) -> list[ReportSegment]:
+    """Return the collection's segments updated after `since` (less a few seconds for commits in flight)."""
+    return list(db.session.scalars(
+        select(ReportSegment).where(ReportSegment.collection_id == collection.id,
+                                    ReportSegment.updated_at > since - timedelta(seconds=5))
+        .order_by(ReportSegment.week_start)))
+
+
+def attempts_of(segment: ReportSegment) -> list[SegmentAttempt]:
+    """Return every attempt of the segment, first to last."""
+    return list(db.session.scalars(select(SegmentAttempt).where(SegmentAttempt.segment_id == segment.id)
+                                   .order_by(SegmentAttempt.attempt)))
+
+
 def schedule_of(workflow: Workflow) -> Schedule:
     """Return the workflow's schedule row."""
     return db.session.scalar(select(Schedule).where(Schedule.workflow_id == workflow.id))
@@ -69,7 +96,7 @@ def start_run(workflow: Workflow, *, as_of: date, trigger: str, requested_by: in
     start, end = lookback_window(look, as_of)
     validation.window_is_sane(start, end)
     collection = engine.create_collection(workflow, start, end, timezone=tenant_timezone(), lookback=look,
-                                          segmentation=seg, trigger=trigger, requested_by=requested_by)
+                                          segmentation=seg, trigger=trigger, requested_by=requested_by, today=as_of)
     schedule = schedule_of(workflow)
     if schedule is not None:
         schedule.backfill_collection_id, schedule.backfill_status = collection.id, "pending"
@@ -134,17 +161,21 @@ def tick(now: datetime | None = None) -> int:
     """Start one collection for every due schedule of the tenant; return how many started.
 
     Due schedules are claimed with FOR UPDATE SKIP LOCKED, so overlapping ticks never start the
-    same run twice. After downtime a schedule runs once, for its latest missed slot, and its
-    next run is the first slot after now.
+    same run twice. After downtime a schedule runs once, for its latest missed slot; with catch-up
+    it runs for every missed slot, at most `maxCatchUp` (the most recent ones; slots whose windows
+    are the same tenant days run once). Its next run is the first slot after now.
     """
     now = now or datetime.now(UTC)
     started = []
+    zone = ZoneInfo(tenant_timezone())
     for schedule in db.session.scalars(_DUE_SQL.where(Schedule.next_run_at <= now)):
         config = schedule.schedule_config
-        run_at = schedules.latest_due(config, schedule.next_run_at, now) or schedule.next_run_at
+        keep = int(config.get("maxCatchUp") or 1) if config.get("catchUp") else 1
+        slots = schedules.due_slots(config, schedule.next_run_at, now, keep) or [schedule.next_run_at]
         workflow = db.session.get(Workflow, schedule.workflow_id)
-        as_of = run_at.astimezone(ZoneInfo(config["timezone"])).date()
-        started.append(start_run(workflow, as_of=as_of, trigger="schedule", requested_by=None))
+        # The window is made of the tenant's days that had ended at the slot, whatever the schedule's zone.
+        for as_of in sorted({run_at.astimezone(zone).date() for run_at in slots}):
+            started.append(start_run(workflow, as_of=as_of, trigger="schedule", requested_by=None))
         schedule.last_run_at, schedule.next_run_at = now, schedules.next_run(config, now)
     db.session.flush()
     db.session.commit()

@@ -3,6 +3,10 @@
 A source's `compute(params, window)` runs inside the tenant's transaction and returns a series:
 a mapping of label → number for that segment (for example event type → count). Computing a
 segment again returns the same series, so re-running a segment replaces its data.
+
+A source that fails raises `SourceError`; its `status` (an HTTP status, if any), `retry_after`
+(seconds the remote asked for) and `retryable` tell the report's retry policy what to do
+(`strata.reports.retries`). A source that waits watches `window.remaining()`, the attempt's timeout.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 
+from strata import outbound
 from strata.db import db
 from strata.errors import FieldError, ValidationError
 
@@ -29,6 +33,14 @@ class Window:
     period_start: datetime
     period_end: datetime
     attempt: int = 1
+    deadline: float | None = None  # time.monotonic() by which the attempt must end
+
+    def remaining(self, at_most: float | None = None) -> float:
+        """Return the seconds left before the attempt's timeout (capped at `at_most`); raise SegmentTimeout if none."""
+        left = float("inf") if self.deadline is None else self.deadline - time.monotonic()
+        if left <= 0:
+            raise SegmentTimeout(None)
+        return left if at_most is None else min(left, at_most)
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,20 @@ class Param:
 
 
 class SourceError(Exception):
-    """A segment could not be computed; the message is shown on the segment."""
+    """A segment could not be computed; the message is shown on the segment and its attempt."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
+                 retryable: bool = True):
+        super().__init__(message)
+        self.status, self.retry_after, self.retryable = status, retry_after, retryable
+
+
+class SegmentTimeout(SourceError):
+    """The attempt ran past the report's per-segment timeout."""
+
+    def __init__(self, seconds: float | None):
+        limit = f" of {seconds:g} s" if seconds else ""
+        super().__init__(f"The segment took longer than its timeout{limit}.")
 
 
 @dataclass(frozen=True)
@@ -119,16 +144,16 @@ def _between(window: Window) -> dict[str, Any]:
 
 # --- companies ------------------------------------------------------------------------------------------------------
 
+# Incorporations are companies whose date of creation (their incorporation date, a calendar date) falls
+# in the segment's days, not rows added to Strata; status changes are updates recorded in the segment.
 _COMPANIES_SQL = text("""
-    SELECT count(*) FILTER (WHERE created_at >= :start AND created_at < :end) AS incorporations,
-           count(*) FILTER (WHERE updated_at >= :start AND updated_at < :end
-                            AND updated_at > created_at + interval '1 second') AS status_changes
-    FROM companies
-    WHERE (created_at >= :start AND created_at < :end) OR (updated_at >= :start AND updated_at < :end)""")
+    SELECT (SELECT count(*) FROM companies WHERE date_of_creation BETWEEN :first AND :last) AS incorporations,
+           (SELECT count(*) FROM companies WHERE updated_at >= :start AND updated_at < :end
+                                             AND updated_at > created_at + interval '1 second') AS status_changes""")
 
 
 def _companies(params: dict, window: Window) -> dict[str, float]:
-    row = db.session.execute(_COMPANIES_SQL, _between(window)).one()
+    row = db.session.execute(_COMPANIES_SQL, {**_between(window), "first": window.start, "last": window.end}).one()
     metric = params["metric"]
     series = {"Incorporations": row.incorporations, "Status changes": row.status_changes}
     if metric == "incorporations":
@@ -139,7 +164,8 @@ def _companies(params: dict, window: Window) -> dict[str, float]:
 
 
 register(Source(
-    "companies", "Companies", "Companies added (incorporations) and changed (status changes) per segment.",
+    "companies", "Companies", "Companies incorporated (by their date of creation) and changed (status changes) "
+    "per segment.",
     (("both", "Incorporations and status changes"), ("incorporations", "Incorporations"),
      ("status_changes", "Status changes")),
     (), _companies))
@@ -172,6 +198,8 @@ _THINGS_SQL = text("""
     SELECT c.name, count(*) AS n FROM things t JOIN thing_classes c ON c.id = t.thing_class_id
     WHERE t.created_at >= :start AND t.created_at < :end AND NOT t.is_deleted
       AND (:class_name = '' OR c.name = :class_name)
+      -- every member sees report results: only classes every role may read are counted
+      AND (NOT coalesce(c.permissions, '{}'::jsonb) ? 'read' OR c.permissions -> 'read' ? 'viewer')
     GROUP BY c.name ORDER BY c.name""")
 
 
@@ -225,10 +253,13 @@ def _http_errors(filters: dict) -> list[FieldError]:
         except (KeyError, IndexError, ValueError):
             errors.append(FieldError("url_template", "template",
                                      "URL template may only use the placeholders {start} and {end}."))
+        else:
+            try:
+                outbound.check_url(url.format(start="2000-01-01", end="2000-01-07"), "url_template")
+            except ValidationError as exc:
+                errors.extend(exc.errors)
     if not 0.5 <= float(filters.get("timeout", 10)) <= 120:
         errors.append(FieldError("timeout", "range", "Timeout must be between 0.5 and 120 seconds."))
-    if not 0 <= float(filters.get("retries", 2)) <= 5 or float(filters.get("retries", 2)) % 1:
-        errors.append(FieldError("retries", "range", "Retries must be a whole number from 0 to 5."))
     return errors
 
 
@@ -250,24 +281,17 @@ def series_from_json(payload: Any) -> dict[str, float]:
 
 
 def _http_json(params: dict, window: Window) -> dict[str, float]:
+    """Fetch the segment's URL once per attempt; retrying is the report's retry policy."""
     filters = params["filters"]
     url = filters["url_template"].format(start=window.start.isoformat(), end=window.end.isoformat())
-    retries, last = int(filters.get("retries", 2)), None
-    for attempt in range(retries + 1):
-        try:
-            response = httpx.get(url, timeout=float(filters.get("timeout", 10)), follow_redirects=True)
-            if response.status_code < 500:
-                response.raise_for_status()
-                return series_from_json(response.json())
-            last = f"HTTP {response.status_code} from {url}"
-        except httpx.HTTPStatusError as exc:
-            raise SourceError(f"HTTP {exc.response.status_code} from {url}") from exc
-        except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__} fetching {url}"
-        except ValueError as exc:
-            raise SourceError(f"The response from {url} is not JSON.") from exc
-        time.sleep(min(0.5 * 2 ** attempt, 5))
-    raise SourceError(last or f"no answer from {url}")
+    try:  # address checks on every hop; one message for every failure, so no port state shows
+        response = outbound.fetch(url, timeout=window.remaining(float(filters.get("timeout", 10))))
+    except outbound.OutboundError as exc:
+        raise SourceError(str(exc), status=exc.status, retry_after=exc.retry_after, retryable=exc.retryable) from exc
+    try:
+        return series_from_json(response.json())
+    except ValueError as exc:
+        raise SourceError(f"The response from {url} is not JSON.", retryable=False) from exc
 
 
 register(Source(
@@ -275,8 +299,7 @@ register(Source(
     (("value", "Value returned"),),
     (Param("url_template", "URL template", kind="url", default="",
            help="For example https://example.com/stats?from={start}&to={end}"),
-     Param("timeout", "Timeout (seconds)", kind="number", default=10),
-     Param("retries", "Retries", kind="number", default=2)),
+     Param("timeout", "Timeout (seconds)", kind="number", default=10)),
     _http_json, seconds_per_segment=0.5, validate_extra=_http_errors))
 
 
@@ -286,6 +309,11 @@ def _synthetic_errors(filters: dict) -> list[FieldError]:
     errors = []
     if not 0 <= float(filters.get("seconds", 0)) <= 60:
         errors.append(FieldError("seconds", "range", "Seconds per segment must be between 0 and 60."))
+    status = float(filters.get("fail_status") or 0)
+    if status and (status % 1 or not 400 <= status <= 599):
+        errors.append(FieldError("fail_status", "range", "HTTP status must be 0 or a whole number from 400 to 599."))
+    if not 0 <= float(filters.get("retry_after") or 0) <= 3600:
+        errors.append(FieldError("retry_after", "range", "Retry-After must be between 0 and 3600 seconds."))
     for part in filter(None, (p.strip() for p in str(filters.get("fail_dates", "")).split(","))):
         try:
             date.fromisoformat(part)
@@ -296,11 +324,17 @@ def _synthetic_errors(filters: dict) -> list[FieldError]:
 
 def _synthetic(params: dict, window: Window) -> dict[str, float]:
     filters = params["filters"]
-    time.sleep(float(filters.get("seconds", 0)))
+    seconds = float(filters.get("seconds", 0))
+    time.sleep(window.remaining(seconds))
+    if window.deadline is not None and time.monotonic() >= window.deadline:
+        raise SegmentTimeout(None)
     failing = {p.strip() for p in str(filters.get("fail_dates", "")).split(",") if p.strip()}
     recover_after = int(float(filters.get("recover_after") or 0))
     if window.start.isoformat() in failing and (recover_after == 0 or window.attempt <= recover_after):
-        raise SourceError(f"synthetic failure for the segment starting {window.start} (attempt {window.attempt})")
+        status = int(float(filters.get("fail_status") or 0)) or None
+        raise SourceError(f"synthetic failure for the segment starting {window.start} (attempt {window.attempt})"
+                          + (f": HTTP {status}" if status else ""), status=status,
+                          retry_after=float(filters["retry_after"]) if filters.get("retry_after") else None)
     return {"days": (window.end - window.start).days + 1}
 
 
@@ -310,5 +344,8 @@ register(Source(
     (Param("seconds", "Seconds per segment", kind="number", default=0),
      Param("fail_dates", "Fail segments starting on", help="Comma-separated dates, YYYY-MM-DD."),
      Param("recover_after", "Failing segments succeed after this many attempts", kind="number", default=0,
-           help="0: they always fail.")),
+           help="0: they always fail."),
+     Param("fail_status", "Failing segments answer this HTTP status", kind="number", default=0,
+           help="0: a plain error; 404 is not retried, 429 and 5xx are."),
+     Param("retry_after", "…with Retry-After (seconds)", kind="number", default=0)),
     _synthetic, seconds_per_segment=0.01, validate_extra=_synthetic_errors))

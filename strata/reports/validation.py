@@ -11,14 +11,20 @@ import re
 from datetime import date, timedelta
 from zoneinfo import available_timezones
 
+from croniter import croniter
+
 from strata.errors import FieldError, ValidationError
-from strata.reports import sources
-from strata.reports.schedules import FREQUENCIES, parse_time
+from strata.reports import retries, sources
+from strata.reports.schedules import FREQUENCIES, MAX_CATCH_UP, parse_time
 from strata.reports.segmentation import MAX_WINDOW_DAYS, SEGMENT_TYPES
 
 LOOKBACKS = ("7d", "14d", "30d", "weeks", "months", "custom")
 MAX_COUNT = {"weeks": 521, "months": 120}  # ten years
 PARALLEL_RANGE = (1, 50)
+ATTEMPTS_RANGE = (1, 10)
+BACKOFF_RANGE = (0.05, 3600.0)
+TIMEOUT_RANGE = (1.0, 3600.0)
+MAX_TIMES_A_DAY = 24
 # Custom ranges stay well inside what dates and UTC instants can hold in every timezone.
 FIRST_DATE, LAST_DATE = date(1800, 1, 1), date(2199, 12, 31)
 _TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
@@ -29,6 +35,15 @@ def _int(raw: str | None) -> int | None:
     return int(raw) if re.fullmatch(r"-?\d{1,9}", raw) else None
 
 
+def _number(raw: str | None) -> float | None:
+    raw = (raw or "").strip()
+    return float(raw) if re.fullmatch(r"\d{1,6}(\.\d{1,3})?", raw) else None
+
+
+def _checked(raw: dict, name: str) -> bool:
+    return str(raw.get(name, "")).lower() in ("1", "on", "true", "yes")
+
+
 def _date(raw: str | None) -> date | None:
     try:
         return date.fromisoformat((raw or "").strip())
@@ -37,7 +52,14 @@ def _date(raw: str | None) -> date | None:
 
 
 def lookback(raw: dict) -> tuple[dict, list[FieldError]]:
-    """Return the `lookback_config` of the form's lookback inputs and any errors."""
+    """Return the `lookback_config` of the form's lookback inputs and any errors (`includeToday` when ticked)."""
+    config, errors = _lookback(raw)
+    if config and _checked(raw, "include_today"):
+        config["includeToday"] = True
+    return config, errors
+
+
+def _lookback(raw: dict) -> tuple[dict, list[FieldError]]:
     kind = raw.get("lookback", "")
     if kind in ("7d", "14d", "30d"):
         return {"type": "relative", "value": int(kind[:-1]), "unit": "days"}, []
@@ -77,8 +99,19 @@ def segmentation(raw: dict) -> tuple[dict, list[FieldError]]:
     if limit is None or not low <= limit <= high:
         errors.append(FieldError("parallel_limit", "range",
                                  f"Parallel limit must be a whole number from {low} to {high}."))
-    retry = str(raw.get("retry_failed", "")).lower() in ("1", "on", "true", "yes")
-    return {"type": kind, "parallel_limit": limit, "retry_failed": retry}, errors
+    config = {"type": kind, "parallel_limit": limit, "retry_failed": _checked(raw, "retry_failed")}
+    for name, label, (low, high), default, whole in (
+            ("max_attempts", "Attempts", ATTEMPTS_RANGE, retries.MAX_ATTEMPTS, True),
+            ("backoff_seconds", "Back-off", BACKOFF_RANGE, retries.BACKOFF_SECONDS, False),
+            ("timeout_seconds", "Segment timeout", TIMEOUT_RANGE, retries.TIMEOUT_SECONDS, False)):
+        text = str(raw.get(name) or "").strip()
+        value = _number(text) if text else float(default)
+        if value is None or not low <= value <= high or (whole and value % 1):
+            kind_text = "a whole number" if whole else "a number of seconds"
+            errors.append(FieldError(name, "range", f"{label} must be {kind_text} from {low:g} to {high:g}."))
+            continue
+        config[name] = int(value) if whole else value
+    return config, errors
 
 
 def parameters(raw: dict) -> dict:
@@ -119,24 +152,72 @@ def timezone(name: str, field: str = "timezone") -> str:
     raise ValidationError.single(field, "timezone", f"{name!r} is not a known IANA timezone (like Europe/London).")
 
 
+def _times(raw: dict, errors: list[FieldError]) -> list[str]:
+    parts = [p.strip() for p in str(raw.get("time") or "").split(",") if p.strip()]
+    if not parts or any(not _TIME.match(p) for p in parts):
+        errors.append(FieldError("time", "time", "Time must be HH:MM on a 24-hour clock (several: 09:00, 17:30)."))
+        return parts
+    if len(parts) > MAX_TIMES_A_DAY:
+        errors.append(FieldError("time", "max_items", f"At most {MAX_TIMES_A_DAY} times a day."))
+    return sorted({f"{parse_time(p):%H:%M}" for p in parts})
+
+
+def _schedule_bounds(raw: dict, config: dict, errors: list[FieldError]) -> None:
+    """Add the optional start and end dates, catch-up and failure-streak settings."""
+    for name, key, label in (("start_date", "startDate", "Start date"), ("end_date", "endDate", "End date")):
+        text = str(raw.get(name) or "").strip()
+        if text:
+            value = _date(text)
+            if value is None or not FIRST_DATE <= value <= LAST_DATE:
+                errors.append(FieldError(name, "date", f"{label} must be a date (YYYY-MM-DD) from {FIRST_DATE} "
+                                                       f"to {LAST_DATE}."))
+            else:
+                config[key] = value.isoformat()
+    if config.get("startDate") and config.get("endDate") and config["endDate"] < config["startDate"]:
+        errors.append(FieldError("end_date", "after_start", "End date must be on or after the start date."))
+    if _checked(raw, "catch_up"):
+        count = _int(raw.get("max_catch_up")) if str(raw.get("max_catch_up") or "").strip() else 10
+        if count is None or not 1 <= count <= MAX_CATCH_UP:
+            errors.append(FieldError("max_catch_up", "range",
+                                     f"Missed runs to catch up must be a whole number from 1 to {MAX_CATCH_UP}."))
+        config.update(catchUp=True, maxCatchUp=count)
+    streak = _int(raw.get("pause_after_failures")) if str(raw.get("pause_after_failures") or "").strip() else 0
+    if streak is None or not 0 <= streak <= 100:
+        errors.append(FieldError("pause_after_failures", "range",
+                                 "Pause after failed runs must be a whole number from 0 (never) to 100."))
+    elif streak:
+        config["pauseAfterFailures"] = streak
+
+
 def schedule(raw: dict, default_timezone: str = "UTC") -> dict:
     """Validate the schedule step; return the `schedule_config`."""
     frequency = raw.get("frequency", "none")
     if frequency not in FREQUENCIES:
-        raise ValidationError.single("frequency", "choice", "Frequency must be none, daily, weekly or monthly.")
+        raise ValidationError.single("frequency", "choice",
+                                     "Frequency must be none, hourly, daily, weekly, monthly or cron.")
     if frequency == "none":
         return {"frequency": "none"}
     errors: list[FieldError] = []
-    at = (raw.get("time") or "").strip()
-    if not _TIME.match(at):
-        errors.append(FieldError("time", "time", "Time must be HH:MM on a 24-hour clock."))
     tz = (raw.get("timezone") or default_timezone).strip()
     try:
         timezone(tz)
     except ValidationError as exc:
         errors.extend(exc.errors)
-    config = {"frequency": frequency, "time": f"{parse_time(at):%H:%M}" if _TIME.match(at) else at,
-              "timezone": tz}
+    config: dict = {"frequency": frequency, "timezone": tz}
+    if frequency == "hourly":
+        minute = _int(raw.get("minute")) if str(raw.get("minute") or "").strip() else 0
+        if minute is None or not 0 <= minute <= 59:
+            errors.append(FieldError("minute", "range", "Minute past the hour must be a whole number from 0 to 59."))
+        config["minute"] = minute
+    elif frequency == "cron":
+        expression = " ".join(str(raw.get("cron") or "").split())
+        if len(expression) > 100 or len(expression.split()) != 5 or not croniter.is_valid(expression):
+            errors.append(FieldError("cron", "cron", "Cron expression must have five fields: minute hour "
+                                                     "day-of-month month day-of-week (like 0 9 * * 1-5)."))
+        config["cron"] = expression
+    else:
+        times = _times(raw, errors)
+        config["time"], config["times"] = (times[0] if times else ""), times
     if frequency == "weekly":
         days = sorted({d for d in (_int(v) for v in raw.get("days_of_week", [])) if d is not None})
         if not days or any(not 1 <= d <= 7 for d in days):
@@ -147,6 +228,7 @@ def schedule(raw: dict, default_timezone: str = "UTC") -> dict:
         if day is None or not 1 <= day <= 31:
             errors.append(FieldError("day_of_month", "range", "Day of month must be a whole number from 1 to 31."))
         config["dayOfMonth"] = day
+    _schedule_bounds(raw, config, errors)
     if errors:
         raise ValidationError(errors)
     return config

@@ -16,7 +16,7 @@ from strata.db import current_scope
 from strata.errors import ValidationError
 from strata.reports import engine, service, sources, validation
 from strata.reports.models import STEPS
-from strata.reports.schedules import upcoming
+from strata.reports.schedules import describe, upcoming
 from strata.reports.segmentation import count_segments, lookback_window, segments
 
 DRAFT_TTL = 7 * 24 * 3600
@@ -28,12 +28,25 @@ def _key(user_id: int) -> str:
 
 
 def empty() -> dict:
-    """Return a fresh draft at the first step with sensible defaults."""
+    """Return a fresh draft at the first step with sensible defaults (the window includes today so far,
+    so a first report over fresh data is not all zeros)."""
     return {"step": "parameters", "inputs": {
-        "parameters": {"data_source": "companies", "metric": "both", "lookback": "30d", "segment_type": "weekly",
-                       "parallel_limit": "4", "retry_failed": "on"},
-        "schedule": {"frequency": "none", "time": "09:00", "timezone": service.tenant_timezone(),
-                     "days_of_week": ["1"], "day_of_month": "1"}}, "config": {}}
+        "parameters": {"data_source": "companies", "metric": "both", "lookback": "30d", "include_today": "on",
+                       "segment_type": "weekly", "parallel_limit": "4", "retry_failed": "on", "max_attempts": "3",
+                       "backoff_seconds": "2", "timeout_seconds": "300"},
+        "schedule": schedule_inputs({"frequency": "none"}, service.tenant_timezone())}, "config": {}}
+
+
+def schedule_inputs(config: dict, default_timezone: str) -> dict:
+    """Return the schedule form's inputs for a stored `schedule_config`."""
+    return {"frequency": config.get("frequency", "none"),
+            "time": ", ".join(config.get("times") or [config.get("time", "09:00")]),
+            "timezone": config.get("timezone", default_timezone), "minute": str(config.get("minute", 0)),
+            "cron": config.get("cron", ""), "days_of_week": [str(d) for d in config.get("daysOfWeek", [1])],
+            "day_of_month": str(config.get("dayOfMonth", 1)), "start_date": config.get("startDate", ""),
+            "end_date": config.get("endDate", ""), "catch_up": "on" if config.get("catchUp") else "",
+            "max_catch_up": str(config.get("maxCatchUp", 10)),
+            "pause_after_failures": str(config.get("pauseAfterFailures", 0))}
 
 
 def load(user_id: int) -> dict:
@@ -70,6 +83,9 @@ def reachable(draft: dict, step: str) -> bool:
 def complete(user_id: int, draft: dict, step: str, raw: dict) -> dict:
     """Validate `raw` for `step`, store it, audit the step and move on; raise ValidationError (draft keeps input)."""
     draft["inputs"][step] = raw
+    # Until this step validates, it and every later step count as not done: a Submit after a 422 is
+    # refused instead of creating the report from the configuration that was valid before.
+    draft["done"] = [s for s in draft.get("done", []) if STEPS.index(s) < STEPS.index(step)]
     save(user_id, draft)
     draft["config"].update(_validate(step, raw))
     # Later steps must be confirmed again once an earlier one changed.
@@ -93,7 +109,8 @@ def review(draft: dict) -> dict:
     """Return what the review step shows: window, segments (first few), count and time estimate."""
     config = draft["config"]
     tz = service.tenant_timezone()
-    start, end = lookback_window(config["lookback_config"], service.today())
+    today = service.today()
+    start, end = lookback_window(config["lookback_config"], today)
     seg = config["segmentation_config"]
     total = count_segments(start, end, seg["type"])
     source = sources.get(config["data_source"])
@@ -103,7 +120,8 @@ def review(draft: dict) -> dict:
     upcoming = [d.astimezone(ZoneInfo(schedule["timezone"])) for d in next_runs(schedule)]
     return {"start": start, "end": end, "timezone": tz, "total": total, "source": source,
             "preview": segments(start, end, seg["type"], tz)[:PREVIEW_SEGMENTS], "estimate": rounds * per,
-            "per_segment": per, "upcoming": upcoming, "schedule": schedule}
+            "per_segment": per, "upcoming": upcoming, "schedule": schedule, "described": describe(schedule),
+            "partial": end >= today}
 
 
 def next_runs(schedule: dict, count: int = 5) -> list[datetime]:

@@ -1,5 +1,5 @@
 """In a real browser: the four wizard steps (with a step back), submit, the heatmap fills, the chart draws,
-polling stops, the CSV downloads."""
+polling stops, the CSV downloads; the partitions view, a range backfilled, failed periods retried, attempts seen."""
 
 import re
 from pathlib import Path
@@ -59,7 +59,7 @@ def test_wizard_to_finished_backfill(page: Page, live_server, sign_in, make_user
     expect(page.locator("#segment-total")).to_have_text("6")
     page.get_by_role("button", name="Next", exact=True).click()
     polls = []
-    page.on("request", lambda request: polls.append(request.url) if request.url.endswith("/progress") else None)
+    page.on("request", lambda request: polls.append(request.url) if "/progress" in request.url else None)
     page.get_by_role("button", name="Create report and start backfill").click()
 
     # The run page fills its heatmap by itself (polling), then shows the chart and table and stops polling.
@@ -84,3 +84,61 @@ def test_wizard_to_finished_backfill(page: Page, live_server, sign_in, make_user
     page.goto(f"{live_server.url}/t/{tenant.slug}/reports/")
     expect(page.locator("table")).to_contain_text("Synthetic weeks")
     expect(page.locator("table")).to_contain_text("weekly")
+
+
+def test_partitions_backfill_a_range_retry_failed_and_see_attempts(page: Page, live_server, sign_in, make_user,
+                                                                   make_tenant, backfill_worker):
+    from strata.reports import engine, service
+    from strata.tenancy.service import tenant_context
+    from tests.reports.conftest import report_config
+
+    user = make_user("owner@example.com", name="Olu")
+    tenant = make_tenant(members={user: "admin"})
+    with tenant_context(tenant.id):
+        workflow, collection = service.create_report(report_config(
+            name="Weekly partitions", start="2026-01-05", end="2026-01-25", filters={"fail_dates": "2026-01-12"}),
+            None)
+        engine.launch(collection)
+        workflow_id = workflow.id
+    sign_in("owner@example.com", f"/t/{tenant.slug}/reports/{workflow_id}")
+    page.wait_for_url(f"**/reports/{workflow_id}", timeout=30_000)
+
+    # The partitions view: one cell per week across runs, the weeks no run covered shown as missing.
+    page.get_by_role("link", name="Partitions").click()
+    page.get_by_label("From", exact=True).fill("2026-01-05")
+    page.get_by_label("To", exact=True).fill("2026-02-08")
+    page.get_by_role("button", name="Show").click()
+    cells = page.locator(".heatmap.partitions .cell")
+    expect(cells).to_have_count(5)
+    expect(page.locator('.cell[data-start="2026-01-12"]')).to_have_attribute("data-status", "failed",
+                                                                                 timeout=60_000)
+    expect(page.locator('.cell[data-start="2026-02-02"]')).to_have_attribute("data-status", "missing")
+
+    # Backfill a range: a new run of those two weeks, which the worker completes.
+    page.get_by_label("Backfill from").fill("2026-01-26")
+    page.get_by_label("Backfill to").fill("2026-02-08")
+    page.get_by_role("button", name="Backfill this range").click()
+    expect(page).to_have_url(re.compile(r"/reports/runs/"))
+    expect(page.locator(".heatmap .cell")).to_have_count(2)
+    expect(page.locator("#run-status")).to_have_text("completed", timeout=60_000)
+
+    # Retry failed from the partitions view: the failed week runs again in its own run (and fails again).
+    page.goto(f"{live_server.url}/t/{tenant.slug}/reports/{workflow_id}/partitions?start_date=2026-01-05"
+              "&end_date=2026-02-08")
+    expect(page.locator('.cell[data-start="2026-02-02"]')).to_have_attribute("data-status", "completed")
+    page.get_by_role("button", name="Retry failed (1)").click()
+    expect(page.get_by_text("1 failed period(s) sent back to work.")).to_be_visible()
+    for _ in range(60):
+        page.reload()
+        failed = page.locator('.cell[data-start="2026-01-12"]')
+        if failed.get_attribute("data-status") == "failed" and "attempt 2" in (failed.get_attribute("title") or ""):
+            break
+        page.wait_for_timeout(1_000)
+
+    # See the attempts: both kept, each with its worker, times and error.
+    page.locator('.cell[data-start="2026-01-12"]').click()
+    rows = page.locator("#attempts tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("synthetic failure for the segment starting 2026-01-12 (attempt 1)")
+    expect(rows.nth(1)).to_contain_text("(attempt 2)")
+    expect(page.locator("#segment-status")).to_have_text("failed")

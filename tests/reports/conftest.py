@@ -26,11 +26,14 @@ def member(make_user, make_tenant):
 
 
 def report_config(name="Load", source="synthetic", metric="days", filters=None, start="2026-01-05",
-                  end="2026-02-01", segment="weekly", limit=2, retry=False, schedule=None) -> dict:
-    """A validated wizard configuration for a custom range."""
+                  end="2026-02-01", segment="weekly", limit=2, retry=False, schedule=None, max_attempts=3,
+                  backoff=0.05, timeout=300) -> dict:
+    """A validated wizard configuration for a custom range (short back-offs, so retries are quick)."""
     return {"name": name, "data_source": source, "parameters": {"metric": metric, "filters": filters or {}},
             "lookback_config": {"type": "custom", "startDate": start, "endDate": end},
-            "segmentation_config": {"type": segment, "parallel_limit": limit, "retry_failed": retry},
+            "segmentation_config": {"type": segment, "parallel_limit": limit, "retry_failed": retry,
+                                    "max_attempts": max_attempts, "backoff_seconds": backoff,
+                                    "timeout_seconds": timeout},
             "schedule_config": schedule or {"frequency": "none"}}
 
 
@@ -39,8 +42,9 @@ def launch(app):
     """Factory: create a report in `tenant` and launch its backfill; return (workflow id, collection id)."""
 
     def make(tenant, user=None, **config):
+        user_id = user.id if user else None  # read outside the tenant: its role cannot read public.users
         with tenant_context(tenant.id):
-            workflow, collection = service.create_report(report_config(**config), user.id if user else None)
+            workflow, collection = service.create_report(report_config(**config), user_id)
             engine.launch(collection)
             return workflow.id, collection.id
 

@@ -50,7 +50,7 @@ def test_failures_without_retry_make_the_collection_partial(member, launch, run_
 
 def test_retry_failed_retries_with_rq_then_partial_when_it_keeps_failing(member, launch, run_jobs):
     tenant, user = member
-    # Both segments fail only on their first attempt: RQ's Retry runs them again and the run completes.
+    # Both segments fail only on their first attempt: after a back-off they run again and the run completes.
     _, cid = launch(tenant, user, retry=True, limit=1,
                     filters={"fail_dates": "2026-01-12,2026-01-19", "recover_after": 1})
     run_jobs("backfills")
@@ -95,7 +95,8 @@ def test_retrying_failed_segments_replaces_their_data_and_completes(member, laun
         assert engine.rerun(service.get_collection(cid), [first.id]) == 1
     run_jobs("backfills")
     again = segments(tenant, cid)[0]
-    assert again.result_data == {"days": 7.0} and again.row_count == 1 and again.attempts == 1
+    # A manual retry adds an attempt: the count goes on, it is not reset.
+    assert again.result_data == {"days": 7.0} and again.row_count == 1 and again.attempts == 2
 
 
 def test_cancel_stops_pending_segments(member, launch, run_jobs):
@@ -113,7 +114,7 @@ def test_sweep_requeues_a_segment_whose_heartbeat_stopped(member, launch, run_jo
     _, cid = launch(tenant, user, start="2026-01-05", end="2026-01-11")
     with tenant_context(tenant.id):
         # A worker claimed the segment and died: running, heartbeat a minute old.
-        claimed = engine.claim(cid, "dead-worker", [])
+        claimed = engine.claim(cid, "dead-worker")
         db.session.execute(db.text("UPDATE report_data_weeks SET heartbeat_at = now() - interval '1 minute'"))
         db.session.commit()
         assert engine.sweep(stale_after=30) == {"segments": 1, "collections": 1}
@@ -127,7 +128,7 @@ def test_sweep_cancels_a_dead_segment_of_a_cancelled_run(member, launch):
     tenant, user = member
     _, cid = launch(tenant, user, start="2026-01-05", end="2026-01-11")
     with tenant_context(tenant.id):
-        engine.claim(cid, "dead-worker", [])
+        engine.claim(cid, "dead-worker")
         engine.cancel(service.get_collection(cid))
         db.session.execute(db.text("UPDATE report_data_weeks SET heartbeat_at = now() - interval '1 minute'"))
         db.session.commit()
@@ -140,14 +141,14 @@ def test_a_late_result_from_a_swept_attempt_is_ignored(member, launch):
     tenant, user = member
     _, cid = launch(tenant, user, start="2026-01-05", end="2026-01-11")
     with tenant_context(tenant.id):
-        first = engine.claim(cid, "slow-worker", [])
+        first = engine.claim(cid, "slow-worker")
         db.session.execute(db.text("UPDATE report_data_weeks SET heartbeat_at = now() - interval '1 minute'"))
         db.session.commit()
         engine.sweep(stale_after=30)
-        second = engine.claim(cid, "new-worker", [])
+        second = engine.claim(cid, "new-worker")
         assert (first.id, first.attempt, second.id, second.attempt) == (second.id, 1, first.id, 2)
         # The first worker was only stalled and now reports: its write matches no row.
-        engine.claim(cid, "slow-worker", [], engine.Outcome(first.id, 1, "completed", {"days": 99.0}), take=False)
-        engine.claim(cid, "new-worker", [], engine.Outcome(second.id, 2, "completed", {"days": 7.0}), take=False)
+        engine.claim(cid, "slow-worker", engine.Outcome(first.id, 1, "completed", {"days": 99.0}), take=False)
+        engine.claim(cid, "new-worker", engine.Outcome(second.id, 2, "completed", {"days": 7.0}), take=False)
     (row,) = segments(tenant, cid)
     assert (row.status, row.attempts, row.result_data, row.row_count) == ("completed", 2, {"days": 7.0}, 1)

@@ -63,8 +63,9 @@ def test_four_steps_create_workflow_schedule_and_backfill_with_one_audit_row_per
         full = {"name", "data_source", "parameters", "lookback_config", "segmentation_config", "schedule_config"}
         assert set(steps[0].configuration) == full - {"schedule_config"}
         assert all(set(s.configuration) == full for s in steps[1:])
-        assert steps[3].configuration["segmentation_config"] == {"type": "weekly", "parallel_limit": 3,
-                                                                 "retry_failed": True}
+        assert steps[3].configuration["segmentation_config"] == {
+            "type": "weekly", "parallel_limit": 3, "retry_failed": True, "max_attempts": 3, "backoff_seconds": 2.0,
+            "timeout_seconds": 300.0}
     run_jobs("backfills")
     run = client.get(done.headers["HX-Redirect"]).get_data(as_text=True)
     assert "results-chart" in run and 'data-status="completed"' in run and "hx-trigger" not in run.split("results")[0]
