@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
+from sqlalchemy import func, select
 
+from strata import values
 from strata.business_objects.validators import (
     Record,
     ValidatorSpec,
@@ -14,6 +17,7 @@ from strata.business_objects.validators import (
     custom_rule,
     normalise,
 )
+from strata.db import current_scope, db
 from strata.errors import FieldError
 
 _FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -63,11 +67,25 @@ def check_unique(validator: ValidatorSpec, record: Record) -> list[FieldError]:
     """Refuse a value another object of the same type already has."""
     name = validator.field_name or ""
     value = record.values.get(name)
-    if value is None or not record.is_taken(name, value):
+    if value is None:
+        return []
+    _lock_value(record.entity_type, name, value)
+    if not record.is_taken(name, value):
         return []
     label = record.label(name)
     return [FieldError(name, "unique", validator.message(f"{label} must be unique; another {record.entity_type} "
                                                           f"already has this value"))]
+
+
+def _lock_value(entity_type: str, name: str, value: Any) -> None:
+    """Hold a transaction-scoped advisory lock on the normalised value until commit.
+
+    Two writers of the same value queue here, and the second one's probe (a fresh statement
+    under READ COMMITTED) sees the first one's committed row, so exactly one of them wins."""
+    scope = current_scope()
+    text = f"unique:{scope.tenant_id if scope else 0}:{entity_type}:{name}:{values.normal_text(value)}"
+    lock_id = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+    db.session.execute(select(func.pg_advisory_xact_lock(lock_id)))
 
 
 _WORDS = {">=": "greater than or equal to", ">": "greater than", "<=": "less than or equal to", "<": "less than",
@@ -81,8 +99,8 @@ _OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a
 def _comparable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day).astimezone()
+    if isinstance(value, date):  # a date is its midnight in the tenant's timezone
+        return datetime(value.year, value.month, value.day, tzinfo=values.tenant_zone())
     return normalise(value)
 
 

@@ -9,15 +9,13 @@ locks the things involved so two concurrent links cannot both take the last free
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, text
 
-from strata import audit
-from strata.business_objects.fields import FieldValueError
+from strata import audit, patterns
 from strata.db import db
 from strata.errors import FieldError, NotFound, ValidationError
 from strata.things import constraints, summary
@@ -25,6 +23,7 @@ from strata.things.access import Actor
 from strata.things.models import BIGINT_MAX, ClassRelationship, Thing, ThingClass, ThingLink, parse_id
 from strata.things.schema import NAME_MAX, ClassSchema, get_class, get_class_relationship, load_schema
 from strata.things.values import check_value
+from strata.values import FieldValueError
 
 _UNIQUE_LOCK = text("SELECT pg_advisory_xact_lock(:cls, hashtext(:key))")
 
@@ -49,7 +48,7 @@ def _check_name(schema: ClassSchema, raw: Any, errors: list[FieldError]) -> str:
         errors.append(FieldError("name", "required", "Name must not be blank."))
     elif len(name) > NAME_MAX:
         errors.append(FieldError("name", "max_length", f"Name must be at most {NAME_MAX} characters."))
-    elif pattern and not re.fullmatch(pattern, name):
+    elif pattern and not patterns.matches(pattern, name, mode="fullmatch"):
         errors.append(FieldError("name", "name_pattern", f"Name must match the pattern {pattern}."))
     return name
 

@@ -1,8 +1,9 @@
 """Attribute values: type, attribute constraints, assignment rules and the class's validation rules.
 
-Values are stored in `things.attribute_values` by attribute name, as JSON: integers and booleans as
-numbers and booleans, decimals as their exact digits in a string ("12.5"), dates as "YYYY-MM-DD",
-date-times as ISO 8601 in UTC, enums as the chosen value, references as the id of a live thing of the
+Types are the platform's (`strata.values`); patterns run on `strata.patterns`. Values are stored
+in `things.attribute_values` by attribute name, as JSON: integers and booleans as numbers and
+booleans, decimals as their exact digits in a string ("12.5"), dates as "YYYY-MM-DD", date-times
+as ISO 8601 in UTC, enums as the chosen value, references as the id of a live thing of the
 referenced class. One stored form per value, so an equality filter is a JSONB containment test.
 
 Constraints (on the attribute, tightened per class by the assignment's rules):
@@ -12,17 +13,14 @@ Class validation rules: required [names], unique [names], ordered [[a, b], …] 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
-from strata.business_objects.fields import FieldSpec, FieldValueError, coerce, is_empty
+from strata import patterns, values
 from strata.errors import FieldError, ValidationError
 from strata.things.models import DATA_TYPES, Attribute, AttributeAssignment
+from strata.values import FieldValueError, is_empty
 
-FIELD_TYPE = {"enum": "select", "reference": "integer"}
 CONSTRAINT_KEYS = {
     "string": ("min_length", "max_length", "pattern"), "text": ("min_length", "max_length", "pattern"),
     "integer": ("min", "max"), "decimal": ("min", "max"), "date": ("min", "max"), "datetime": ("min", "max"),
@@ -52,10 +50,12 @@ class Slot:
     def data_type(self) -> str:
         return self.attribute.data_type
 
-    @property
-    def spec(self) -> FieldSpec:
-        return FieldSpec(self.name, self.label, FIELD_TYPE.get(self.data_type, self.data_type),
-                         options=tuple(self.attribute.enum_values or ()))
+    def parse(self, raw: Any) -> Any:
+        """Return `raw` as the attribute's typed value; raise FieldValueError naming the attribute."""
+        try:
+            return values.parse(self.data_type, raw, options=tuple(self.attribute.enum_values or ()))
+        except values.ValueProblem as problem:
+            raise values.field_error(self.name, self.label, problem, raw) from None
 
 
 def slot_of(attribute: Attribute, assignment: AttributeAssignment) -> Slot:
@@ -65,10 +65,11 @@ def slot_of(attribute: Attribute, assignment: AttributeAssignment) -> Slot:
 
 
 def _typed(data_type: str, raw: Any) -> Any:
-    """Return a constraint bound in the attribute's type (Decimal, date, datetime or int)."""
-    spec = FieldSpec("bound", "Bound", FIELD_TYPE.get(data_type, data_type))
-    value = coerce(spec, raw)
-    return Decimal(value) if data_type in ("integer", "decimal") else value
+    """Return a constraint bound as it compares (numbers as Decimal, date-times as instants)."""
+    try:
+        return values.key(values.parse(data_type, raw))
+    except values.ValueProblem as problem:
+        raise values.field_error("bound", "Bound", problem, raw) from None
 
 
 def clean_constraints(data_type: str, raw: Any, field: str = "constraints") -> dict[str, Any]:
@@ -94,10 +95,10 @@ def clean_constraints(data_type: str, raw: Any, field: str = "constraints") -> d
                 out[key] = value
         elif key == "pattern":
             try:
-                re.compile(str(value))
-                out[key] = str(value)
-            except re.error as exc:
-                errors.append(FieldError(field, "pattern", f"pattern is not a valid regular expression ({exc})."))
+                patterns.check(value, field, "pattern")
+                out[key] = value
+            except patterns.PatternError as exc:
+                errors.append(exc.error)
         else:
             try:
                 _typed(data_type, value)
@@ -134,15 +135,11 @@ def clean_rules(raw: Any) -> dict[str, Any]:
                                                 and all(isinstance(n, str) for n in p) for p in ordered):
         errors.append(FieldError("validation_rules", "ordered",
                                  'ordered must be a list of pairs like [["start", "end"]].'))
-    if "name_pattern" in raw and not isinstance(raw["name_pattern"], str):
-        errors.append(FieldError("validation_rules", "name_pattern", "name_pattern must be a regular expression "
-                                                                     "in a text."))
-    elif "name_pattern" in raw:
+    if "name_pattern" in raw:
         try:
-            re.compile(raw["name_pattern"])
-        except re.error as exc:
-            errors.append(FieldError("validation_rules", "name_pattern", f"name_pattern is not a valid regular "
-                                                                         f"expression ({exc})."))
+            patterns.check(raw["name_pattern"], "validation_rules", "name_pattern")
+        except patterns.PatternError as exc:
+            errors.append(FieldError("validation_rules", "name_pattern", exc.error.message))
     if errors:
         raise ValidationError(errors)
     return dict(raw)
@@ -156,10 +153,10 @@ def _check_constraints(slot: Slot, value: Any) -> None:
         if "max_length" in rules and len(value) > rules["max_length"]:
             raise _error(slot, "max_length", f"{label} must be at most {rules['max_length']} characters "
                                              f"(got {len(value)}).")
-        if "pattern" in rules and not re.fullmatch(rules["pattern"], value):
+        if "pattern" in rules and not patterns.matches(rules["pattern"], value, mode="fullmatch"):
             raise _error(slot, "pattern", f"{label} must match the pattern {rules['pattern']}.")
     elif "min" in rules or "max" in rules:
-        compared = Decimal(value) if slot.data_type in ("integer", "decimal") else value
+        compared = values.key(value)
         if "min" in rules and compared < _typed(slot.data_type, rules["min"]):
             raise _error(slot, "min", f"{label} must be at least {rules['min']} (got {to_json(slot, value)}).")
         if "max" in rules and compared > _typed(slot.data_type, rules["max"]):
@@ -172,25 +169,14 @@ def _error(slot: Slot, rule: str, message: str) -> FieldValueError:
 
 def to_json(slot: Slot, value: Any) -> Any:
     """Return a typed value in its one stored JSON form."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return text if slot.data_type == "decimal" else int(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    return values.to_json(value)
 
 
 def check_value(slot: Slot, raw: Any) -> Any:
     """Return `raw` as the stored JSON value of `slot` (None when empty); raise FieldValueError."""
     if is_empty(raw):
         return None
-    value = coerce(slot.spec, raw)
-    if slot.data_type == "reference" and value <= 0:
-        raise _error(slot, "reference", f"{slot.label} must be the id of a thing (got {raw!r}).")
+    value = slot.parse(raw)
     _check_constraints(slot, value)
     return to_json(slot, value)
 
@@ -198,7 +184,7 @@ def check_value(slot: Slot, raw: Any) -> Any:
 def filter_value(slot: Slot, raw: Any) -> Any:
     """Return a filter operand in the stored form, without the range rules; raise ValidationError."""
     try:
-        return to_json(slot, coerce(slot.spec, raw))
+        return to_json(slot, slot.parse(raw))
     except FieldValueError as exc:
         raise ValidationError(exc.error) from None
 
