@@ -257,8 +257,9 @@ def compatible_kinds(field_type: str) -> set[str]:
 
 
 def normalise(value: Any) -> Any:
-    """Return a comparable form of a typed or JSON value (numbers as Decimal, date-times as instants)."""
-    return values.key(value)
+    """Return a comparable form of a typed or JSON value (numbers as Decimal, the rest in stored JSON form)."""
+    compared = values.key(value)
+    return compared if isinstance(compared, Decimal) else values.to_json(compared)
 
 
 from strata.business_objects import rules as _rules  # noqa: E402,F401  (registers the built-in custom rules)

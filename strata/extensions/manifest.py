@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
-from strata import limits
+from strata import limits, patterns
 from strata.errors import FieldError, ValidationError
 
 SCALAR_TYPES = ("String", "Int", "Float", "Boolean", "DateTime", "Decimal", "Json")
@@ -44,9 +44,9 @@ class Validation(_Model):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+                patterns.check(value)
+            except patterns.PatternError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
 

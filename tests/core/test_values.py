@@ -152,3 +152,18 @@ def test_migration_rewrites_stored_decimals_and_datetimes():
     assert migration._normal("datetime", '"2025-01-31T12:00:00+20:00"') == '"2025-01-30T16:00:00+00:00"'
     assert migration._normal("datetime", '"2025-01-31T12:00:00+00:00"') is None
     assert migration._normal("datetime", '"not a date"') is None
+
+
+def test_rules_compare_typed_values_by_value():
+    from strata.business_objects import validators
+    from strata.business_objects.fields import FieldSpec
+
+    config = validators.parse_config("custom", {"rule": "allowed_values", "values": ["2025-01-01", 1.5]})
+    allowed = validators.ValidatorSpec(None, "company", "v", "custom", "d", config)
+
+    def errors(value):
+        record = validators.Record("company", None, {"d": value}, {"d": FieldSpec("d", "D", "date")})
+        return [e.rule for e in validators.check(allowed, record)]
+
+    assert errors(date(2025, 1, 1)) == [] and errors(Decimal("1.50")) == []
+    assert errors(date(2025, 1, 2)) == ["allowed_values"] and errors(Decimal("1.51")) == ["allowed_values"]
