@@ -130,6 +130,7 @@ def delete_schema(plugin_id: str):
 
 
 @bp.post("/<plugin_id>/schema/validate")
+@role_required("admin")
 def validate_schema(plugin_id: str):
     """Validate a manifest and show the SQL it would run, without registering it; 200, or 422 with every problem.
 
@@ -239,6 +240,7 @@ def disable(plugin_id: str):
 
 
 @bp.get("/<plugin_id>/export")
+@role_required("admin")
 def export(plugin_id: str):
-    """Return the extension's installed data as JSON."""
+    """Return the extension's installed data as JSON (admins, as on the extension's page)."""
     return lifecycle.export(plugin_id)

@@ -20,3 +20,23 @@ document.addEventListener("htmx:sendError", function () {
   var flash = document.getElementById("flash");
   if (flash) flash.innerHTML = '<p class="flash flash-error" role="alert">The server could not be reached. Check your connection and try again.</p>';
 });
+
+// Behaviour that would otherwise be inline (the Content-Security-Policy allows no inline script):
+// forms with data-confirm ask first; a checkbox with data-select-all="name" ticks every input of that name;
+// an element with data-enter-click is clicked by the Enter key (for role="button" elements htmx loads on click).
+document.addEventListener("submit", function (event) {
+  var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+  if (message && !window.confirm(message)) event.preventDefault();
+}, true);
+document.addEventListener("click", function (event) {
+  var box = event.target.closest && event.target.closest("input[data-select-all]");
+  if (!box) return;
+  document.querySelectorAll('input[name="' + box.getAttribute("data-select-all") + '"]').forEach(function (c) {
+    c.checked = box.checked;
+  });
+});
+document.addEventListener("keyup", function (event) {
+  if (event.key !== "Enter" || !event.target.closest) return;
+  var target = event.target.closest("[data-enter-click]");
+  if (target && target === event.target) target.click();
+});

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, not_, or_, select
 
 from strata.audit import AuditLog
 from strata.db import db
@@ -37,11 +37,29 @@ def register_card(builder: Callable[[], Card | None]) -> Callable[[], Card | Non
     return builder
 
 
-def summary(activity_limit: int = 10) -> Summary:
-    """Return the cards and latest audit entries of the current tenant."""
+def summary(member_role: str, activity_limit: int = 10) -> Summary:
+    """Return the cards and latest audit entries of the current tenant that `member_role` may see."""
     cards = [card for card in (build() for build in _card_builders) if card is not None]
-    activity = list(db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(activity_limit)))
-    return Summary(cards, activity)
+    statement = select(AuditLog).order_by(AuditLog.id.desc()).limit(activity_limit)
+    hidden = _hidden_activity(member_role)
+    if hidden is not None:
+        statement = statement.where(not_(hidden))
+    return Summary(cards, list(db.session.scalars(statement)))
+
+
+def _hidden_activity(member_role: str) -> ColumnElement[bool] | None:
+    """Audit entries about things, or thing classes, of classes `member_role` may not read (None: all readable)."""
+    if member_role == "admin":
+        return None
+    from strata.things.access import readable_clause
+    from strata.things.models import Thing, ThingClass
+
+    hidden = select(ThingClass.id).where(not_(readable_clause(member_role)))
+    return or_(
+        and_(AuditLog.entity_type == "thing",
+             AuditLog.entity_id.in_(select(cast(Thing.id, String)).where(Thing.thing_class_id.in_(hidden)))),
+        and_(AuditLog.entity_type == "thing_class", AuditLog.entity_id.in_(
+            select(cast(ThingClass.id, String)).where(not_(readable_clause(member_role))))))
 
 
 @register_card
