@@ -10,8 +10,16 @@
    `migrate_tenants()` runs with nothing to apply (target: 1,000 tenants in under 10 s), then
    again with one extra revision that adds a column to `audit_logs` in every tenant.
 
-Every tenant created here is dropped at the end, also on failure: tenant roles are cluster-wide.
-Run from the repository root: `python bench/tenancy.py [--tenants N] [--requests N]`.
+3. Provisioning. Each of the N tenants is timed: a tenant is made from the recorded template
+   (schema, role, grants and every table in one batch; target < 50 ms per tenant).
+4. Housekeeping. At 10, 1,000 and 10,000 idle tenants (up to `--housekeeping-max`), the database
+   time of the periodic jobs (schedule tick every 30 s, segment sweep every 20 s, stream
+   supervisor every 30 s), summed per minute (target: flat, < 1 s per minute at 10,000); up to
+   1,000 tenants also the old way, entering every tenant, for comparison.
+
+Tenant roles get their own DB_ROLE_PREFIX; on an external server (BENCH_DATABASE_URL) the
+database is dropped at the end and then every role of that prefix, also on failure.
+Run from the repository root: `python bench/tenancy.py [--tenants N] [--requests N] [--housekeeping-max N]`.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import secrets
 import statistics
 import sys
@@ -41,9 +50,20 @@ from strata import audit  # noqa: E402
 from strata.accounts.service import create_user  # noqa: E402
 from strata.db import db, switch_count  # noqa: E402
 from strata.tenancy import migrations  # noqa: E402
-from strata.tenancy.service import create_tenant, drop_tenant, list_tenants, migrate_tenants, tenant_context  # noqa: E402
+from strata.tenancy.service import (  # noqa: E402
+    create_tenant,
+    drop_tenant,
+    list_tenants,
+    migrate_tenants,
+    role_prefix,
+    tenant_context,
+)
 
 PAGE_RATIO_TARGET = 1.10
+PROVISION_TARGET_MS = 50.0
+HOUSEKEEPING_LEVELS = (10, 1000, 10000)
+HOUSEKEEPING_TARGET_SECONDS = 1.0
+LEGACY_MAX_TENANTS = 1000
 NOOP_TARGET_SECONDS, NOOP_TARGET_TENANTS = 10.0, 1000
 AUDIT_ROWS = 500
 PASSWORD = "bench password 1"
@@ -163,15 +183,125 @@ def timed_migrate(script: ScriptDirectory | None = None, expect: str = "up_to_da
     return elapsed
 
 
+def provision(app: Flask, prefix: str, start: int, stop: int) -> list[float]:
+    """Create tenants `prefix`_`start` … `stop`-1; return each one's milliseconds."""
+    samples = []
+    with app.app_context():
+        for i in range(start, stop):
+            began = time.perf_counter()
+            create_tenant(f"{prefix}_{i:05d}", f"Bench tenant {i}")
+            samples.append((time.perf_counter() - began) * 1000)
+            db.session.remove()
+    return samples
+
+
+def bench_provision(app: Flask, prefix: str, count: int) -> None:
+    """Provision `count` tenants from the template and print the time per tenant."""
+    with app.app_context():  # the first tenant of a process records the template: time it apart
+        began = time.perf_counter()
+        create_tenant(f"{prefix}_first", "Bench first tenant")
+        first = (time.perf_counter() - began) * 1000
+        drop_tenant(f"{prefix}_first")
+        db.session.remove()
+    samples = provision(app, prefix, 0, count)
+    print(f"tenant provisioning from the template, {count} tenants")
+    print(f"  first of the process (records the template) {first:7.1f} ms")
+    print(f"  p50 {p50(samples):6.1f} ms   p95 {p95(samples):6.1f} ms   (target p50 < {PROVISION_TARGET_MS:.0f} ms) "
+          f"{verdict(p50(samples) < PROVISION_TARGET_MS)}")
+
+
+class DatabaseClock:
+    """Sums the time statements spend in the database (from send to result) on `engine`."""
+
+    def __init__(self, engine):
+        self.engine, self.seconds, self.statements = engine, 0.0, 0
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_started"] = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        self.seconds += time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
+        self.statements += 1
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+
+def _legacy(work):
+    """The old periodic pattern: enter every active tenant and run `work` there."""
+    def run():
+        for tenant in [t for t in list_tenants() if t.status == "active"]:
+            with tenant_context(tenant.scope()):
+                work()
+        db.session.rollback()
+    return run
+
+
+def housekeeping_minute(app: Flask, legacy: bool, rounds: int = 3) -> tuple[float, float, int]:
+    """Return (database seconds, wall seconds, statements) the periodic jobs spend per minute."""
+    from strata.reports import engine as report_engine
+    from strata.reports import service as report_service
+    from strata.streams import supervisor
+    from workers.reports import sweep_segments, tick_schedules
+
+    if legacy:
+        jobs = [(2, _legacy(report_service.tick)), (3, _legacy(report_engine.sweep)),
+                (2, _legacy(supervisor._enabled_ids))]
+    else:
+        jobs = [(2, tick_schedules), (3, sweep_segments), (2, supervisor.ensure_all)]
+    database = wall = 0.0
+    statements = 0
+    with app.app_context():
+        for _, job in jobs:
+            job()  # warm
+        for per_minute, job in jobs:
+            with DatabaseClock(db.engine) as clock:
+                began = time.perf_counter()
+                for _ in range(rounds):
+                    job()
+                wall += (time.perf_counter() - began) / rounds * per_minute
+            database += clock.seconds / rounds * per_minute
+            statements += round(clock.statements / rounds * per_minute)
+        db.session.remove()
+    return database, wall, statements
+
+
+def bench_housekeeping(app: Flask, prefix: str, have: int, levels: list[int]) -> int:
+    """Grow the idle tenants to each level and print the housekeeping cost per minute; return the count."""
+    print("housekeeping per minute (tick ×2, sweep ×3, stream supervisor ×2), idle tenants")
+    figures = {}
+    for level in levels:
+        if have < level:
+            began = time.perf_counter()
+            samples = provision(app, prefix, have, level)
+            print(f"  (provisioned {level - have} more tenants in {time.perf_counter() - began:.0f} s, "
+                  f"p50 {p50(samples):.1f} ms each)")
+            have = level
+        database, wall, statements = housekeeping_minute(app, legacy=False)
+        figures[level] = database
+        line = (f"  {level:6d} tenants: due-work index  DB {database * 1000:8.1f} ms/min  "
+                f"wall {wall * 1000:8.1f} ms/min  {statements} statements/min")
+        if level <= LEGACY_MAX_TENANTS:
+            old_db, old_wall, old_statements = housekeeping_minute(app, legacy=True, rounds=1)
+            line += f"   | every tenant (before): DB {old_db * 1000:8.1f} ms/min, {old_statements} statements/min"
+        print(line)
+    top = max(figures)
+    print(f"  at {top} tenants {figures[top]:.3f} s/min (target < {HOUSEKEEPING_TARGET_SECONDS:.0f} s/min) "
+          f"{verdict(figures[top] < HOUSEKEEPING_TARGET_SECONDS)}; "
+          f"{top} vs {min(figures)} tenants ×{figures[top] / max(figures[min(figures)], 1e-9):.2f} (target: flat)")
+    return have
+
+
 def bench_migrate(app: Flask, prefix: str, count: int) -> None:
-    """Provision `count` tenants, then time a no-op migrate and a migrate with one new revision."""
+    """Time a no-op migrate of the `count` tenants provisioned, and a migrate with one new revision."""
     scale = NOOP_TARGET_TENANTS / count
     with app.app_context():
-        start = time.perf_counter()
-        for i in range(count):
-            create_tenant(f"{prefix}_{i:04d}", f"Bench tenant {i}")
-        provision = time.perf_counter() - start
-        db.session.remove()
         noop = statistics.median(timed_migrate(count=count) for _ in range(3))
         with tempfile.TemporaryDirectory(prefix="strata-bench-rev-") as folder:
             head = migrations.script_directory().get_current_head()
@@ -181,7 +311,6 @@ def bench_migrate(app: Flask, prefix: str, count: int) -> None:
             noop_after = timed_migrate(script, count=count)
     per = 1000 / count
     print(f"flask tenants migrate (migrate_tenants()), {count} tenants")
-    print(f"  provision (set-up)   {provision:8.2f} s   {provision * per:6.2f} ms/tenant")
     print(f"  no-op (median of 3)  {noop:8.3f} s   {noop * per:6.2f} ms/tenant   "
           f"→ {NOOP_TARGET_TENANTS} tenants ≈ {noop * scale:.2f} s vs target < {NOOP_TARGET_SECONDS:.0f} s "
           f"{verdict(noop * scale < NOOP_TARGET_SECONDS)}")
@@ -201,7 +330,7 @@ def drop_bench_tenants(app: Flask, prefix: str) -> int:
                 dropped += 1
             except Exception as exc:  # keep dropping the others; the sweep below takes the role
                 print(f"warning: dropping tenant {slug} failed: {exc}", file=sys.stderr)
-        pattern = "tenant_" + prefix.replace("_", r"\_") + "%"
+        pattern = role_prefix().replace("_", r"\_") + prefix.replace("_", r"\_") + "%"
         leftover = text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p")
         for role in db.session.scalars(leftover, {"p": pattern}).all():
             for statement in ("DROP OWNED BY {}", "DROP ROLE {}"):
@@ -212,36 +341,66 @@ def drop_bench_tenants(app: Flask, prefix: str) -> int:
     return dropped
 
 
-def run(where: Servers, tenants: int, requests: int) -> None:
-    """Migrate the public schema, run both benchmarks and drop every tenant they created."""
-    scoped = create_app(app_config(where, TENANT_SCOPING=True))
-    unscoped = create_app(app_config(where, TENANT_SCOPING=False))
+def run(where: Servers, tenants: int, requests: int, housekeeping_max: int, role_prefix_: str) -> None:
+    """Migrate the public schema, run the benchmarks and drop every tenant they created."""
+    scoped = create_app(app_config(where, TENANT_SCOPING=True, DB_ROLE_PREFIX=role_prefix_))
+    unscoped = create_app(app_config(where, TENANT_SCOPING=False, DB_ROLE_PREFIX=role_prefix_))
     prefix = f"bench_{secrets.token_hex(3)}"
     server = migrate_public(scoped)
-    print(f"Strata tenancy bench: PostgreSQL {server} ({where.label}); tenant slugs {prefix}_*")
+    print(f"Strata tenancy bench: PostgreSQL {server} ({where.label}); tenant slugs {prefix}_*, "
+          f"roles {role_prefix_}*")
     try:
         bench_page(scoped, unscoped, f"{prefix}_page", requests)
+        bench_provision(scoped, prefix, tenants)
         bench_migrate(scoped, prefix, tenants)
+        levels = [level for level in HOUSEKEEPING_LEVELS if level <= housekeeping_max]
+        if levels:
+            bench_housekeeping(scoped, prefix, tenants, levels)
     finally:
-        start = time.perf_counter()
-        dropped = drop_bench_tenants(scoped, prefix)
-        print(f"clean-up: dropped {dropped} tenants (schemas, roles) in {time.perf_counter() - start:.1f} s")
+        if "BENCH_DATABASE_URL" not in os.environ:  # an embedded server: it goes with its folder
+            start = time.perf_counter()
+            dropped = drop_bench_tenants(scoped, prefix)
+            print(f"clean-up: dropped {dropped} tenants (schemas, roles) in {time.perf_counter() - start:.1f} s")
         for app in (scoped, unscoped):
             with app.app_context():
                 db.engine.dispose()
+
+
+def drop_roles(prefix: str) -> int:
+    """Drop every role named `prefix`… on the BENCH_DATABASE_URL server (its database is gone); return how many."""
+    import psycopg
+
+    from bench._common import admin_url
+
+    with psycopg.connect(admin_url(os.environ["BENCH_DATABASE_URL"]), autocommit=True) as conn:
+        pattern = prefix.replace("_", r"\_") + "%"
+        roles = [r for (r,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (pattern,))]
+        for start in range(0, len(roles), 500):
+            names = sql.SQL(", ").join(map(sql.Identifier, roles[start:start + 500]))
+            conn.execute(sql.SQL("DROP ROLE {}").format(names))
+    return len(roles)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=200, help="tenants to migrate (default 200)")
     parser.add_argument("--requests", type=int, default=2000, help="page requests per variant (default 2000)")
+    parser.add_argument("--housekeeping-max", type=int, default=1000,
+                        help="largest idle-tenant count for the housekeeping figure (10, 1000 or 10000; default 1000)")
     args = parser.parse_args()
     if args.tenants < 1 or args.requests < 20:
         parser.error("--tenants must be at least 1 and --requests at least 20")
     # A root handler stops migrations/env.py from setting Alembic's per-tenant INFO lines loose.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    with servers() as where:
-        run(where, args.tenants, args.requests)
+    role_prefix_ = f"b{secrets.token_hex(3)}_"
+    try:
+        with servers() as where:
+            run(where, args.tenants, args.requests, args.housekeeping_max, role_prefix_)
+    finally:
+        if "BENCH_DATABASE_URL" in os.environ:
+            started = time.perf_counter()
+            print(f"clean-up: database dropped; {drop_roles(role_prefix_)} roles dropped "
+                  f"in {time.perf_counter() - started:.1f} s")
     return 0
 
 

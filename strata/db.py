@@ -139,6 +139,15 @@ event.listen(Engine, "rollback", _forget)
 event.listen(Engine, "rollback_savepoint", _unsure)
 
 
+@event.listens_for(Engine, "connect")
+def _no_server_side_prepares(dbapi_connection, connection_record) -> None:
+    # psycopg prepares a query on the server after a few runs. The same text means another table
+    # in the next tenant's search_path (its own enum types: "cached plan must not change result
+    # type"), and behind PgBouncer in transaction mode the next transaction may reach a server
+    # connection that never saw the PREPARE. So nothing is prepared; the plan cost is small.
+    dbapi_connection.prepare_threshold = None
+
+
 def _reapply() -> None:
     session = db.session()
     if session.in_transaction():

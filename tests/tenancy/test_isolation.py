@@ -161,3 +161,16 @@ def test_first_statement_on_a_server_side_cursor_is_scoped(app, make_tenant):
     with tenant_context(tenant.id):
         rows = db.session.execute(select(AuditLog.summary).execution_options(yield_per=10)).scalars().all()
         assert rows == ["alpha row"]
+
+
+def test_one_connection_runs_the_same_query_in_many_tenants(make_app, make_tenant):
+    """Each tenant has its own enum types: a plan prepared in one tenant must not be reused in the next."""
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0})
+    with app.app_context():
+        tenants = [make_tenant() for _ in range(3)]
+        for _ in range(4):
+            for tenant in tenants:
+                with tenant_context(tenant.id):
+                    rows = db.session.execute(text(
+                        "SELECT id, backfill_status FROM workflow_schedules WHERE is_active")).all()
+                    assert rows == []

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from strata.db import db
 from tests.tenancy.test_isolation import check_alternating_tenants
 
 PGBOUNCER = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
@@ -79,30 +80,30 @@ def _transactions(bouncer_url: str) -> int:
 
 def test_alternating_tenants_through_pgbouncer_transaction_pooling(make_app, make_user, make_tenant, pgbouncer_url):
     """Two pooled client connections share PgBouncer's single server connection, transaction by transaction."""
-    # What DB_PREPARED_STATEMENTS=off sets: PgBouncer 1.18 cannot carry server-side prepared statements.
-    app = make_app(SQLALCHEMY_DATABASE_URI=pgbouncer_url, SQLALCHEMY_ENGINE_OPTIONS={
-        "pool_size": 2, "max_overflow": 0, "connect_args": {"prepare_threshold": None}})
+    app = make_app(SQLALCHEMY_DATABASE_URI=pgbouncer_url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": 0})
     before = _transactions(pgbouncer_url)
     check_alternating_tenants(app, make_user, make_tenant, pool_size=2)
     assert _transactions(pgbouncer_url) - before >= 20
 
 
-def test_prepared_statements_off_lets_connections_share_a_server_connection(pgbouncer_url):
-    """With psycopg's default, a second client reusing a query on the shared server connection collides;
-    DB_PREPARED_STATEMENTS=off leaves nothing prepared on the server."""
-    from config import load_settings
-
-    settings = load_settings("/nonexistent", {"DATABASE_URL": pgbouncer_url, "REDIS_URL": "redis://127.0.0.1:1",
-                                              "SECRET_KEY": "x", "DB_PREPARED_STATEMENTS": "off"})
+def test_app_connections_share_pgbouncer_server_connection_without_prepared_statements(make_app, pgbouncer_url):
+    """psycopg's default prepares a repeated query on the server; two clients then collide on the one
+    server connection. The app's connections prepare nothing, so the same interleaving works."""
     plain = pgbouncer_url.replace("+psycopg", "")
+    query = "SELECT count(*) FROM pg_class WHERE relname = %s"
 
-    def interleave(**connect_args) -> None:
-        with psycopg.connect(plain, **connect_args) as one, psycopg.connect(plain, **connect_args) as two:
-            for _ in range(8):
-                for conn in (one, two):
-                    conn.execute("SELECT count(*) FROM pg_class WHERE relname = %s", ("pg_class",)).fetchone()
-                    conn.commit()
+    def interleave(one, two, execute) -> None:
+        for _ in range(8):
+            for conn in (one, two):
+                execute(conn)
 
-    with pytest.raises(psycopg.Error, match="prepared statement"):
-        interleave()
-    interleave(**settings["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"])
+    with psycopg.connect(plain) as one, psycopg.connect(plain) as two:
+        with pytest.raises(psycopg.Error, match="prepared statement"):
+            interleave(one, two, lambda conn: (conn.execute(query, ("pg_class",)).fetchone(), conn.commit()))
+    app = make_app(SQLALCHEMY_DATABASE_URI=pgbouncer_url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": 0})
+    with app.app_context(), db.engine.connect() as one, db.engine.connect() as two:
+        def run(conn):
+            assert conn.exec_driver_sql(query, ("pg_class",)).scalar() == 1
+            conn.commit()
+
+        interleave(one, two, run)
