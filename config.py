@@ -98,8 +98,6 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
             "pool_size": _int(env, "DB_POOL_SIZE", 10),
             "max_overflow": _int(env, "DB_MAX_OVERFLOW", 10),
             "pool_pre_ping": True,
-            # PgBouncer in transaction mode before 1.21 cannot carry server-side prepared statements.
-            **({"connect_args": {"prepare_threshold": None}} if env.get("DB_PREPARED_STATEMENTS") == "off" else {}),
         },
         "REDIS_URL": redis_url,
         "SESSION_COOKIE_HTTPONLY": True,
