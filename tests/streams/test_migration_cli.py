@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from strata.db import apply_scope, db
 from strata.streams import service
-from strata.streams.models import StreamMetadata
+from strata.streams.models import STREAM_PATHS, StreamMetadata
 from strata.tenancy.service import tenant_context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,12 +54,15 @@ def test_downgrade_removes_everything_and_upgrade_restores_it(app, tenant):
     db.session.rollback()
 
 
-def test_demo_stream_points_at_the_simulator_once(app, tenant):
-    service.ensure_demo_stream(tenant.slug)
-    service.ensure_demo_stream(tenant.slug)
-    with tenant_context(tenant.id):
-        [stream] = db.session.scalars(select(StreamMetadata)).all()
-        assert stream.url == "http://127.0.0.1:5055/companies" and stream.enabled and stream.track_all
+def test_demo_streams_point_at_the_simulator_once(app, tenant):
+    slug, tenant_id = tenant.slug, tenant.id
+    service.ensure_demo_stream(slug)
+    service.ensure_demo_stream(slug)
+    with tenant_context(tenant_id):
+        streams = db.session.scalars(select(StreamMetadata).order_by(StreamMetadata.stream_type)).all()
+        assert [s.stream_type for s in streams] == sorted(STREAM_PATHS)  # all nine, once
+        assert all(s.url == "http://127.0.0.1:5055" + STREAM_PATHS[s.stream_type] and s.enabled and s.track_all
+                   for s in streams)
 
 
 def test_simulate_command_serves_the_protocol(app):

@@ -5,7 +5,9 @@ import time
 import httpx
 import pytest
 
+from strata.streams.models import STREAM_PATHS
 from strata.streams.protocol import LineAssembler, parse_line
+from strata.streams.resources import STREAM_KINDS
 from strata.streams.simulator import SimulatorConfig, SimulatorServer
 
 KEY = ("demo-stream-key", "")
@@ -130,5 +132,8 @@ def test_max_connections_answers_429_until_one_closes(serve):
 def test_unknown_path_is_404_and_every_stream_path_is_served(serve):
     sim = serve(backlog=3, rate=0)
     assert httpx.get(f"{sim.url}/nope", auth=KEY).status_code == 404
-    line = _read(f"{sim.url}/officers", 1, timepoint=sim.config.first_timepoint)[0]
-    assert parse_line(line).resource_kind == "company-officers"
+    for stream_type, path in STREAM_PATHS.items():
+        line = _read(f"{sim.url}{path}", 1, timepoint=sim.config.first(stream_type))[0]
+        row = parse_line(line)
+        assert row.timepoint == sim.config.first(stream_type) and row.status == "processed", row.error
+        assert row.resource_kind in STREAM_KINDS[stream_type]
