@@ -66,3 +66,16 @@ def test_killed_consumer_shows_as_not_running_within_30_seconds(app, tenant, ten
     assert wait_for(lambda: service.state(_stream(stream_id), supervisor.is_running(tenant_id, stream_id)).state
                     == "not running", timeout=30, interval=0.5)
     assert time.monotonic() - killed < 30
+
+
+def test_consumer_whose_lock_is_gone_stops(simulator, make_stream, consumer, tenant_id):
+    from strata.core import queues
+    from strata.streams.consumer import lock_name
+
+    sim = simulator(backlog=20, heartbeat=0.2)
+    stream_id = make_stream(sim.url, last_timepoint=sim.config.first_timepoint - 1)
+    with consumer(stream_id, replace(FAST, lock_ttl=3, check_interval=0.2)) as running:
+        assert wait_for(lambda: _stream(stream_id).last_timepoint == sim.config.first_timepoint + 19)
+        queues.connection.set(lock_name(tenant_id, stream_id), "another consumer", ex=30)  # taken over
+        assert running.wait(10) == "lock lost"
+    assert queues.connection.get(lock_name(tenant_id, stream_id)) == b"another consumer"  # not released by us
