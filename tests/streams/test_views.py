@@ -315,3 +315,17 @@ def test_company_page_shows_latest_officers_filings_pscs_and_charges(signed_in, 
     assert "corporate entity beneficial owner" in page and "2026-11-20" in page
     events = signed_in.get(f"/t/{tenant.slug}/streams/events?company_number=10676322").get_data(as_text=True)
     assert "company-officers" in events and "filing-history" in events and "company-charges" in events
+
+
+def test_dashboard_card_sums_up_several_streams(signed_in, tenant):
+    for stream_type in ("company-profile", "filing-history"):
+        signed_in.post(f"/t/{tenant.slug}/streams/", data={**GOOD, "stream_type": stream_type})
+    with tenant_context(tenant.id):
+        rows = db.session.scalars(select(StreamMetadata).order_by(StreamMetadata.id)).all()
+        for row in rows:
+            row.enabled, row.connection_status = True, "connected"
+        ids = [row.id for row in rows]
+    queues.connection.set(lock_name(tenant.id, ids[0]), "a live consumer", ex=5)
+    card = signed_in.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    assert 'class="figure">1 of 2 connected<' in card
+    assert "Filing history: no live consumer: waiting for a streams worker" in card
