@@ -11,6 +11,7 @@ loud error.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -69,6 +70,14 @@ def _outbound_allow(env: dict[str, str]) -> str:
     return value
 
 
+def _duration(env: dict[str, str], name: str, default: str) -> str:
+    """A PostgreSQL duration setting (`250ms`, `3s`, `5min`, `1h`, or whole milliseconds), checked."""
+    raw = (env.get(name) or default).strip()
+    if not re.fullmatch(r"[1-9][0-9]{0,8}(ms|s|min|h)?", raw):
+        raise ConfigError(f"{name} must be a positive duration such as 250ms, 3s, 5min or 1h, got {raw!r}")
+    return raw
+
+
 def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None = None) -> dict:
     """Return the app settings from `env` (default: the process environment)."""
     env = dict(os.environ if env is None else env)
@@ -109,6 +118,8 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
         "LOGIN_FAILURE_WINDOW": _int(env, "LOGIN_FAILURE_WINDOW", 15 * 60),
         "TENANT_SCOPING": env.get("TENANT_SCOPING", "on") != "off",
         "SIGNUP_OPEN": env.get("SIGNUP_OPEN", "on") != "off",
+        "EXTENSIONS_LOCK_TIMEOUT": _duration(env, "EXTENSIONS_LOCK_TIMEOUT", "3s"),
+        "EXTENSIONS_STATEMENT_TIMEOUT": _duration(env, "EXTENSIONS_STATEMENT_TIMEOUT", "5min"),
         "OUTBOUND_ALLOW": _outbound_allow(env),
         # Tenant roles are server-wide: each database sharing a server needs its own prefix.
         "DB_ROLE_PREFIX": env.get("DB_ROLE_PREFIX") or None,
@@ -141,6 +152,8 @@ DEFAULTS: dict = {
     "LOGIN_FAILURE_WINDOW": 15 * 60,
     "TENANT_SCOPING": True,
     "SIGNUP_OPEN": True,
+    "EXTENSIONS_LOCK_TIMEOUT": "3s",  # lock_timeout of each extension migration's transaction
+    "EXTENSIONS_STATEMENT_TIMEOUT": "5min",  # statement_timeout of each statement of a migration step
     "OUTBOUND_ALLOW": "",  # hosts or address ranges (with :port or :*) user-given URLs may reach; see strata.outbound
     "STRATA_ENV": "development",
     # Accounts (see _account_settings): mail goes only to the Outbox unless MAIL_URL names an SMTP server.

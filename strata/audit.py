@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,7 +21,7 @@ class AuditLog(db.Model):
     entity_type: Mapped[str] = mapped_column(String(100))
     entity_id: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(20))
-    user_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("public.users.id", ondelete="SET NULL"))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     summary: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -34,3 +34,9 @@ def record(entity_type: str, entity_id: Any, action: str, user_id: int | None,
                      changes=changes or {}, summary=summary[:300])
     db.session.add(entry)
     return entry
+
+
+# Indexes and unique constraints the tenant migrations create, declared here too so that the models
+# and the migrations agree (tests/core/test_model_drift.py).
+Index("ix_audit_logs_created_at", AuditLog.created_at)
+Index("ix_audit_logs_entity", AuditLog.entity_type, AuditLog.entity_id)

@@ -18,7 +18,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import column, select, table
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from strata.db import db, public_scope
 from strata.tenancy.models import Tenant
@@ -28,13 +29,29 @@ log = logging.getLogger(__name__)
 KINDS = ("schedule", "segments", "streams")
 
 
+class HousekeepingDue(db.Model):
+    """When a tenant schema next has work of one kind due (kept current by that tenant's triggers)."""
+
+    __tablename__ = "housekeeping_due"
+    __table_args__ = (
+        CheckConstraint("kind IN ('schedule', 'segments', 'streams')", name="kind"),
+        Index("ix_housekeeping_due_kind_due_at", "kind", "due_at"),
+        {"schema": "public"},
+    )
+
+    schema_name: Mapped[str] = mapped_column(
+        String(63), ForeignKey("public.tenants.schema_name", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 def due_tenants(kind: str, now: datetime | None = None) -> list[Tenant]:
     """Return the active tenants with work of `kind` due at `now` (default: now), by slug."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind of housekeeping {kind!r}")
-    due = table("housekeeping_due", column("schema_name"), column("kind"), column("due_at"), schema="public")
-    query = (select(Tenant).join(due, due.c.schema_name == Tenant.schema_name)
-             .where(due.c.kind == kind, due.c.due_at <= (now or datetime.now(UTC)), Tenant.status == "active")
+    due = HousekeepingDue
+    query = (select(Tenant).join(due, due.schema_name == Tenant.schema_name)
+             .where(due.kind == kind, due.due_at <= (now or datetime.now(UTC)), Tenant.status == "active")
              .order_by(Tenant.slug))
     with public_scope():
         return list(db.session.scalars(query))

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from strata.db import db
@@ -128,6 +140,8 @@ class Invitation(db.Model):
     __tablename__ = "invitations"
     __table_args__ = (
         CheckConstraint(f"role IN {ROLES}", name="role"),
+        Index("uq_invitations_pending", "tenant_id", "email", unique=True,
+              postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL")),
         {"schema": "public"},
     )
 

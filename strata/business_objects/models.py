@@ -9,7 +9,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -143,3 +156,31 @@ MODELS: dict[str, type[Company] | type[Partner] | type[Product]] = {
     "partner": Partner,
     "product": Product,
 }
+
+
+# Indexes and unique constraints the tenant migrations create, declared here too so that the models
+# and the migrations agree (tests/core/test_model_drift.py).
+Index("idx_extensions_company", BusinessObjectExtension.company_id)
+Index("idx_extensions_entity", BusinessObjectExtension.entity_type, BusinessObjectExtension.entity_id)
+Index("idx_extensions_field", BusinessObjectExtension.field_name)
+Index("ix_extensions_date_value", BusinessObjectExtension.entity_type, BusinessObjectExtension.field_name,
+      BusinessObjectExtension.field_value.collate("C"), BusinessObjectExtension.entity_id,
+      BusinessObjectExtension.company_id,
+      postgresql_where=text("field_type = 'date'"))
+Index("ix_extensions_numeric_value", BusinessObjectExtension.entity_type, BusinessObjectExtension.field_name,
+      text("(field_value::numeric)"), BusinessObjectExtension.entity_id, BusinessObjectExtension.company_id,
+      postgresql_where=text("field_type IN ('integer', 'decimal')"))
+Index("ix_extensions_type_field_company", BusinessObjectExtension.entity_type, BusinessObjectExtension.field_name,
+      BusinessObjectExtension.company_id)
+Index("idx_validators_active", BusinessObjectValidator.is_active, BusinessObjectValidator.entity_type)
+Index("idx_validators_company", BusinessObjectValidator.company_id)
+Index("idx_validators_entity", BusinessObjectValidator.entity_type)
+Index("idx_companies_date_of_creation", Company.date_of_creation)
+Index("idx_companies_framework", Company.framework_version)
+Index("idx_companies_stream_status", Company.stream_processing_status)
+Index("idx_companies_stream_updated", Company.stream_last_updated)
+Index("ix_companies_name", Company.name)
+Index("ix_custom_field_definitions_entity", CustomFieldDefinition.entity_type, CustomFieldDefinition.company_id,
+      CustomFieldDefinition.position)
+Index("idx_partners_framework", Partner.framework_version, Partner.company_id)
+Index("idx_products_framework", Product.framework_version)

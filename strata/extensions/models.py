@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, String, Text, func, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -85,3 +85,12 @@ class ExtensionBackup(db.Model):
     created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     restored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Indexes and unique constraints the tenant migrations create, declared here too so that the models
+# and the migrations agree (tests/core/test_model_drift.py).
+Index("idx_extension_migrations_created", ExtensionMigration.created_at)
+Index("idx_extension_migrations_plugin_status", ExtensionMigration.plugin_id, ExtensionMigration.status)
+ExtensionMigration.__table__.append_constraint(
+    UniqueConstraint("plugin_id", "migration_id", name="uq_extension_migrations_plugin_id_migration_id"))
+Index("idx_extension_schemas_status", ExtensionSchema.status)

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Identity, Integer, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -90,9 +102,19 @@ class StreamEvent(db.Model):
     resource_kind: Mapped[str | None] = mapped_column(Text)
     event_type: Mapped[str] = mapped_column(Text)
     company_number: Mapped[str | None] = mapped_column(Text)
-    event_data: Mapped[Any] = mapped_column(JSONB)
+    event_data: Mapped[Any] = mapped_column(JSONB, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     processing_status: Mapped[str] = mapped_column(Text, default="pending", server_default="pending")
     error_message: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Indexes and unique constraints the tenant migrations create, declared here too so that the models
+# and the migrations agree (tests/core/test_model_drift.py).
+Index("idx_stream_events_company", StreamEvent.company_number)
+Index("idx_stream_events_failed", StreamEvent.stream_id, postgresql_where=text("processing_status = 'failed'"))
+Index("idx_stream_events_received", StreamEvent.received_at)
+Index("idx_stream_events_status", StreamEvent.processing_status)
+Index("idx_stream_events_stream_timepoint", StreamEvent.stream_id, StreamEvent.timepoint)
+Index("idx_stream_events_type", StreamEvent.event_type)

@@ -8,7 +8,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -158,3 +170,46 @@ class ThingLink(db.Model):
     to_thing_id: Mapped[int] = mapped_column(ForeignKey("things.id", ondelete="CASCADE"))
     created_by: Mapped[int | None] = _created_by()
     created_at: Mapped[datetime] = _created_at()
+
+
+# Indexes and unique constraints the tenant migrations create, declared here too so that the models
+# and the migrations agree (tests/core/test_model_drift.py).
+Index("idx_assignments_active", AttributeAssignment.is_active)
+Index("idx_assignments_attr_required", AttributeAssignment.attribute_id, AttributeAssignment.is_required)
+Index("idx_assignments_attribute", AttributeAssignment.attribute_id)
+Index("idx_assignments_class_active", AttributeAssignment.thing_class_id, AttributeAssignment.is_active)
+Index("idx_assignments_required", AttributeAssignment.is_required)
+Index("idx_assignments_rules_gin", AttributeAssignment.assignment_rules, postgresql_using="gin")
+Index("idx_assignments_thing_class", AttributeAssignment.thing_class_id)
+AttributeAssignment.__table__.append_constraint(
+    UniqueConstraint("thing_class_id", "attribute_id", name="unique_thing_class_attribute"))
+Index("idx_attributes_constraints_gin", Attribute.constraints, postgresql_using="gin")
+Index("idx_attributes_data_type", Attribute.data_type)
+Index("idx_attributes_reference_class", Attribute.reference_class_id)
+Attribute.__table__.append_constraint(UniqueConstraint("name", name="unique_attribute_name"))
+RelationshipType.__table__.append_constraint(UniqueConstraint("name", name="unique_relationship_type_name"))
+Index("idx_class_rel_active", ClassRelationship.is_active)
+Index("idx_class_rel_from", ClassRelationship.from_thing_class_id)
+Index("idx_class_rel_to", ClassRelationship.to_thing_class_id)
+Index("idx_class_rel_type", ClassRelationship.relationship_type_id)
+ClassRelationship.__table__.append_constraint(
+    UniqueConstraint("from_thing_class_id", "to_thing_class_id", "relationship_type_id",
+                     name="unique_class_relationship"))
+Index("idx_thing_classes_active", ThingClass.is_active)
+Index("idx_thing_classes_active_created", ThingClass.is_active, ThingClass.created_at.desc())
+Index("idx_thing_classes_created_at", ThingClass.created_at)
+Index("idx_thing_classes_created_by_date", ThingClass.created_by, ThingClass.created_at)
+Index("idx_thing_classes_name", ThingClass.name)
+Index("idx_thing_classes_name_active", ThingClass.name, ThingClass.is_active)
+Index("idx_thing_classes_name_prefix", func.lower(ThingClass.name).collate("C"), ThingClass.id)
+Index("idx_thing_classes_permissions_gin", ThingClass.permissions, postgresql_using="gin")
+Index("idx_thing_classes_validation_rules_gin", ThingClass.validation_rules, postgresql_using="gin")
+ThingClass.__table__.append_constraint(UniqueConstraint("name", name="unique_thing_class_name"))
+Index("idx_thing_rel_from", ThingLink.from_thing_id, ThingLink.class_relationship_id)
+Index("idx_thing_rel_to", ThingLink.to_thing_id, ThingLink.class_relationship_id)
+ThingLink.__table__.append_constraint(
+    UniqueConstraint("class_relationship_id", "from_thing_id", "to_thing_id", name="unique_thing_relationship"))
+Index("idx_things_class_deleted", Thing.thing_class_id, Thing.is_deleted)
+Index("idx_things_class_name", Thing.thing_class_id, Thing.name, Thing.id, postgresql_where=text("NOT is_deleted"))
+Index("idx_things_values_gin", Thing.attribute_values, postgresql_using="gin",
+      postgresql_ops={"attribute_values": "jsonb_path_ops"})
