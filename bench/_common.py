@@ -87,6 +87,19 @@ def servers(database: str = "strata_bench") -> Iterator[Servers]:
             _drop_group_role(admin)
 
 
+def drop_roles(prefix: str) -> int:
+    """Drop every role named `prefix`… on the BENCH_DATABASE_URL server (after its database went); return how many."""
+    from psycopg import sql
+
+    with psycopg.connect(admin_url(os.environ["BENCH_DATABASE_URL"]), autocommit=True) as conn:
+        pattern = prefix.replace("_", r"\_") + "%"
+        roles = [r for (r,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (pattern,))]
+        for start in range(0, len(roles), 500):
+            names = sql.SQL(", ").join(map(sql.Identifier, roles[start:start + 500]))
+            conn.execute(sql.SQL("DROP ROLE {}").format(names))
+    return len(roles)
+
+
 def app_config(servers: Servers, **overrides) -> dict:
     """Return a `create_app` mapping like the tests' (fast password hashing, no CSRF) plus `overrides`."""
     return {

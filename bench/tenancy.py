@@ -45,7 +45,7 @@ from psycopg import sql  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from bench._common import Servers, app_config, migrate_public, p50, p95, servers, verdict  # noqa: E402
+from bench._common import Servers, app_config, drop_roles, migrate_public, p50, p95, servers, verdict  # noqa: E402
 from strata import audit  # noqa: E402
 from strata.accounts.service import create_user  # noqa: E402
 from strata.db import db, switch_count  # noqa: E402
@@ -364,21 +364,6 @@ def run(where: Servers, tenants: int, requests: int, housekeeping_max: int, role
         for app in (scoped, unscoped):
             with app.app_context():
                 db.engine.dispose()
-
-
-def drop_roles(prefix: str) -> int:
-    """Drop every role named `prefix`… on the BENCH_DATABASE_URL server (its database is gone); return how many."""
-    import psycopg
-
-    from bench._common import admin_url
-
-    with psycopg.connect(admin_url(os.environ["BENCH_DATABASE_URL"]), autocommit=True) as conn:
-        pattern = prefix.replace("_", r"\_") + "%"
-        roles = [r for (r,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (pattern,))]
-        for start in range(0, len(roles), 500):
-            names = sql.SQL(", ").join(map(sql.Identifier, roles[start:start + 500]))
-            conn.execute(sql.SQL("DROP ROLE {}").format(names))
-    return len(roles)
 
 
 def main() -> int:
