@@ -66,10 +66,11 @@ def clock() -> datetime:
 
 
 def segments_changed(collection: Collection, since: datetime) -> list[ReportSegment]:
-    """Return the collection's segments updated after `since` (less a few seconds for commits in flight)."""
+    """Return the collection's segments updated after `since`, less a second for writes committed just after it
+    (a result is written and committed in one short statement)."""
     return list(db.session.scalars(
         select(ReportSegment).where(ReportSegment.collection_id == collection.id,
-                                    ReportSegment.updated_at > since - timedelta(seconds=5))
+                                    ReportSegment.updated_at > since - timedelta(seconds=1))
         .order_by(ReportSegment.week_start)))
 
 

@@ -4,7 +4,7 @@ the attempts page, and alerts to the report's owner (in-app, and a schedule paus
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -65,7 +65,7 @@ def test_partitions_fill_missing_and_retry_failed(member, client, login, launch,
         "completed"}
     with tenant_context(tenant.id):
         segment = db.session.scalar(select(ReportSegment).where(ReportSegment.collection_id == cid,
-                                                                ReportSegment.week_start == "2026-01-12"))
+                                                                ReportSegment.week_start == date(2026, 1, 12)))
         assert (segment.status, segment.attempts) == ("completed", 2)
     nothing = client.post(base + "/fill", data=RANGE, follow_redirects=True)
     assert "No missing period in this range." in nothing.get_data(as_text=True)
@@ -125,7 +125,7 @@ def test_a_failed_run_notifies_its_owner_in_the_app(member, client, login, launc
     index = client.get(f"/t/{tenant.slug}/reports/").get_data(as_text=True)
     assert "1 new" in index
     listing = client.get(f"/t/{tenant.slug}/reports/notifications").get_data(as_text=True)
-    assert "ended failed: 2 of 2 segments failed." in listing and listing.count("<tr>") == 1
+    assert "ended failed: 2 of 2 segments failed." in listing and listing.count("<tr><td>") == 1
     assert "1 new" not in client.get(f"/t/{tenant.slug}/reports/").get_data(as_text=True)  # read now
 
 

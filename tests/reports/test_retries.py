@@ -182,8 +182,17 @@ def test_parallel_limit_holds_per_report_across_its_runs(member, launch, workers
         engine.enqueue_slots(first, 2)
         engine.enqueue_slots(second, 2)
     workers.start(4)
-    wait_for(lambda: _collection_status(tenant, first) == _collection_status(tenant, second) == "completed",
-             timeout=240)
+    try:
+        wait_for(lambda: _collection_status(tenant, first) == _collection_status(tenant, second) == "completed",
+                 timeout=240)
+    except AssertionError:
+        with tenant_context(tenant.id):
+            print("DEBUG", db.session.execute(db.text(
+                "SELECT c.status, w.status, count(*) FROM report_data_weeks w JOIN report_data_collections c "
+                "ON c.id = w.collection_id GROUP BY 1, 2")).all())
+        from strata.core import queues
+        print("DEBUG queue", queues.queue("backfills").count, queues.queue("backfills").failed_job_registry.count)
+        raise
     with tenant_context(tenant.id):
         rows = db.session.execute(select(ReportSegment.started_at, ReportSegment.completed_at)
                                   .where(ReportSegment.collection_id.in_([first, second]))).all()

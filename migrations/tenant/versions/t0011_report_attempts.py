@@ -70,7 +70,7 @@ BEGIN
         RETURN;
     END IF;
     -- Claims of one report take turns; the count below, a later statement, sees every committed claim.
-    PERFORM 1 FROM workflows f WHERE f.id = report FOR UPDATE;
+    PERFORM 1 FROM workflows f WHERE f.id = report FOR NO KEY UPDATE;
     IF cap IS NULL OR (SELECT count(*) FROM report_data_weeks r JOIN report_data_collections c ON c.id = r.collection_id
                        WHERE c.workflow_id = report AND c.status = 'running' AND r.status = 'running') >= cap THEN
         RETURN;
