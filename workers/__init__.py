@@ -12,6 +12,7 @@ __all__ = ["JobSpec", "enqueue", "enqueue_many", "job", "load"]
 
 # The modules whose import registers jobs (and periodic jobs); a feature adds its module here.
 FEATURE_MODULES: list[str] = [
+    "workers.business_objects",
     "workers.extensions",
     "workers.reports",
     "workers.streams",

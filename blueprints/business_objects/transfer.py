@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, flash, render_template, request, stream_with_context
+from flask import Response, abort, flash, g, render_template, request, stream_with_context
 from flask_login import current_user
 from htmx_flask import make_response
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
-from strata.business_objects import csvio, query
+from strata.business_objects import csvio, imports, query
 from strata.db import db
 from strata.errors import ValidationError
 
@@ -74,8 +74,11 @@ def import_file(collection: str):
         return _render_import(collection, 422, file_errors=["Choose a CSV file to import."],
                               import_valid_rows=valid_only)
     try:
-        report = csvio.import_csv(COLLECTIONS[collection], upload.stream, current_user.id,
-                                  import_valid_rows=valid_only)
+        text = csvio.read_text(upload.stream)
+        if imports.data_rows(text) > csvio.INLINE_ROWS:  # a long file is imported by a job; the page polls
+            token = imports.start(g.access.tenant_id, COLLECTIONS[collection], text, current_user.id, valid_only)
+            return _render_job(collection, token, 202)
+        report = csvio.import_csv(COLLECTIONS[collection], text, current_user.id, import_valid_rows=valid_only)
     except ValidationError as exc:
         db.session.rollback()
         return _render_import(collection, 422, file_errors=[e.message for e in exc.errors],
@@ -86,6 +89,29 @@ def import_file(collection: str):
         db.session.rollback()
     status = 422 if report.errors and not report.imported else 200
     return _render_import(collection, status, report=report, import_valid_rows=valid_only)
+
+
+def _render_job(collection: str, token: str, status: int = 200):
+    job = imports.status(g.access.tenant_id, token)
+    if job is None or job.get("entity_type") != COLLECTIONS[collection]:
+        abort(404)
+    if job["state"] == "failed":
+        return _render_import(collection, 422, file_errors=[job["error"]])
+    if job["state"] == "done":
+        report = job["report"]
+        return _render_import(collection, 422 if report["errors"] and not report["imported"] else 200, report=report)
+    entity_type = COLLECTIONS[collection]
+    return page_or_partial("business_objects/transfer/import.html", "business_objects/transfer/_import_progress.html",
+                           status, collection=collection, job=job, token=token, file_errors=[],
+                           columns=[c for c in csvio.export_header(entity_type) if c not in csvio.READ_ONLY],
+                           max_rows=csvio.MAX_ROWS, max_mb=csvio.MAX_BYTES // (1024 * 1024))
+
+
+@bp.get(f"{_ROUTE}/import/<token>")
+@role_required("editor")
+def import_progress(collection: str, token: str):
+    """Show a background import's progress (polling itself while it runs), then its report."""
+    return _render_job(collection, token)
 
 
 @bp.post(f"{_ROUTE}/bulk")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -23,9 +23,12 @@ from strata.db import current_scope, db, enter_scope
 from strata.errors import NotFound, ValidationError
 
 MAX_BYTES = 10 * 1024 * 1024
-# Imports run inside the request (about 4–5 ms a row); larger files belong in a background job.
-MAX_ROWS = 5_000
+# A file of up to INLINE_ROWS rows is imported inside the request (about 4–5 ms a row); a longer one, up to
+# MAX_ROWS, by a background job (`strata.business_objects.imports`).
+INLINE_ROWS = 1_000
+MAX_ROWS = 50_000
 MAX_BULK_IDS = 1_000
+PROGRESS_EVERY = 100
 BATCH = 500
 MULTI_SEPARATOR = "|"
 READ_ONLY = ("id", "created_at", "updated_at")  # exported for reference; ignored on import
@@ -149,7 +152,7 @@ def _rows(entity_type: str, kind: service.Kind, custom_names: list[str], stateme
 
 # --- import ---------------------------------------------------------------------------------------------------------
 
-def _read_text(source: str | bytes | IO[Any]) -> str:
+def read_text(source: str | bytes | IO[Any]) -> str:
     """Return the file's text (BOM dropped); raise ValidationError if it is too big or not UTF-8."""
     if hasattr(source, "read"):
         source = source.read(MAX_BYTES + 1)
@@ -234,13 +237,15 @@ def _import_row(entity_type: str, columns: _Columns, cells: list[str], number: i
 
 
 def import_csv(entity_type: str, source: str | bytes | IO[Any], actor_id: int | None, *,
-               import_valid_rows: bool = False) -> ImportReport:
+               import_valid_rows: bool = False, max_rows: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Validate every row and create the objects; return an ImportReport. Raise ValidationError for an unusable file.
 
     With any refused row nothing is written, unless `import_valid_rows` (then the valid rows are).
+    `progress(done, total)` is called every PROGRESS_EVERY rows (background imports show it).
     """
     kind = service.kind_of(entity_type)
-    reader = csvfiles.reader(_read_text(source))
+    reader = csvfiles.reader(read_text(source))
     try:
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):
@@ -253,12 +258,15 @@ def import_csv(entity_type: str, source: str | bytes | IO[Any], actor_id: int | 
         rows = [(index + 2, cells) for index, cells in enumerate(reader) if any(c.strip() for c in cells)]
     except csv.Error as exc:
         raise ValidationError.single("file", "csv", f"The file is not valid CSV: {exc}.") from None
-    if len(rows) > MAX_ROWS:
-        raise ValidationError.single("file", "rows", f"The file has {len(rows)} rows; at most {MAX_ROWS} can be "
+    max_rows = MAX_ROWS if max_rows is None else max_rows
+    if len(rows) > max_rows:
+        raise ValidationError.single("file", "rows", f"The file has {len(rows)} rows; at most {max_rows} can be "
                                                      "imported at once.")
     report.total = len(rows)
     whole = db.session.begin_nested()
-    for number, cells in rows:
+    for done, (number, cells) in enumerate(rows):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, report.total)
         errors = _import_row(entity_type, columns, cells, number, actor_id)
         if errors:
             report.failed += 1

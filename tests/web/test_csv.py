@@ -59,3 +59,31 @@ def test_a_semicolon_file_imports_over_http(client, login, make_tenant):
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     listed = client.get(f"/api/t/{tenant.slug}/companies").get_json()
     assert [c["name"] for c in listed["items"]] == ["Semi Colon Ltd"]
+
+
+def test_an_import_over_a_thousand_rows_runs_as_a_job_with_progress(client, login, make_tenant, run_jobs):
+    from sqlalchemy import func, select
+
+    from strata.business_objects.models import Company
+    from strata.db import db
+    from strata.tenancy.service import tenant_context
+
+    tenant = make_tenant()
+    login(tenant=tenant, role="editor")
+    rows = "".join(f"Company {i:05}\n" for i in range(1200))
+    data = {"file": (BytesIO(("name\n" + rows).encode()), "big.csv")}
+    started = client.post(f"/t/{tenant.slug}/companies/import", data=data, content_type="multipart/form-data",
+                          headers={"HX-Request": "true"})
+    assert started.status_code == 202
+    page = started.get_data(as_text=True)
+    assert "Importing in the background: 0 of 1200 rows" in page and 'hx-trigger="load delay:1s"' in page
+    progress_url = page.split('hx-get="')[1].split('"')[0]
+    assert client.get(progress_url).status_code == 200  # the full page while it waits
+    run_jobs("default")
+    done = client.get(progress_url, headers={"HX-Request": "true"})
+    assert done.status_code == 200 and "Imported 1200 of 1200 rows" in done.get_data(as_text=True)
+    assert "hx-trigger" not in done.get_data(as_text=True)  # polling stops
+    with tenant_context(tenant.id):
+        assert db.session.scalar(select(func.count()).select_from(Company)) == 1200
+    assert client.get(progress_url.replace("/companies/", "/partners/")).status_code == 404
+    assert client.get(f"/t/{tenant.slug}/companies/import/nope").status_code == 404
