@@ -111,7 +111,7 @@ def _integer(raw: Any) -> int:
 
 def normal_decimal(value: Decimal) -> Decimal:
     """Return `value` without trailing zeros (0 for any zero), so equal numbers have one form."""
-    return Decimal(0) if value == 0 else value.normalize(_WIDE)
+    return Decimal(0) if value == 0 else Decimal(format(value.normalize(_WIDE), "f"))  # 100, never 1E+2
 
 
 def _decimal(raw: Any) -> Decimal:

@@ -75,6 +75,7 @@ def test_choices_and_lengths():
 def test_stored_form_and_comparison():
     assert values.to_json(Decimal("1.10")) == values.to_json(Decimal("1.1")) == "1.1"
     assert values.to_json(Decimal("1E+5")) == "100000"
+    assert str(values.parse("decimal", "100")) == "100"  # never 1E+2, which SQL text and JSON would show
     assert values.to_json(values.parse("datetime", "2025-01-31T23:30-05:00")) == "2025-02-01T04:30:00+00:00"
     assert values.normal_text(Decimal("1.10")) == values.normal_text(Decimal("1.1"))
     assert values.key(1) == values.key(Decimal("1.0")) == values.key(1.0)
