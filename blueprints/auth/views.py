@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from urllib.parse import urlsplit
 
@@ -10,7 +11,7 @@ from flask_login import current_user, login_required
 
 from blueprints.auth import signin
 from strata import mail
-from strata.accounts import invitations, links, passwords, service, twofactor
+from strata.accounts import invitations, links, passwords, service, sessions, twofactor
 from strata.accounts.ratelimit import LoginThrottle
 from strata.core import queues
 from strata.errors import Forbidden, NotFound, ValidationError
@@ -42,6 +43,12 @@ def link(endpoint: str, **values) -> str:
 def send_template(to: str, subject: str, template: str, **context) -> bool:
     """Send the plain-text mail `templates/auth/mail/<template>.txt` to `to`."""
     return mail.send(to, subject, render_template(f"auth/mail/{template}.txt", **context))
+
+
+def _first_in_a_while(kind: str, email: str, seconds: int = 60) -> bool:
+    """True at most once per `seconds` for this kind of mail to this address (no mail-bombing through our forms)."""
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    return bool(queues.connection.set(f"strata:mail-sent:{kind}:{digest}", 1, nx=True, ex=seconds))
 
 
 def _throttle() -> LoginThrottle:
@@ -150,8 +157,9 @@ def signup():
         return render_template("auth/signup.html", form=form, errors=exc.by_field()), 422
     email = service.normalise_email(form["email"])
     if user is None:
-        send_template(email, "Someone tried to sign up with your address", "signup_taken",
-                      login_url=link("auth.login"), reset_url=link("auth.forgot_password"))
+        if _first_in_a_while("signup-taken", email):
+            send_template(email, "Someone tried to sign up with your address", "signup_taken",
+                          login_url=link("auth.login"), reset_url=link("auth.forgot_password"))
     elif invited and email == invitation.email:
         # The invitation link was mailed to this address: following it proves the address.
         user = service.mark_verified(user.id, email)
@@ -175,9 +183,9 @@ def verify_notice():
 @login_required
 def resend_verification():
     """Mail the verification link again."""
-    if not current_user.is_verified:
+    if not current_user.is_verified and _first_in_a_while("verify", current_user.email):
         _send_verification(current_user)
-    flash(f"We sent a new link to {current_user.email}.", "info")
+    flash(f"A new link is on its way to {current_user.email} (one a minute at most).", "info")
     return redirect(url_for(".verify_notice"))
 
 
@@ -201,7 +209,7 @@ def forgot_password():
         return render_template("auth/forgot.html")
     email = service.normalise_email(request.form.get("email", ""))[:254]
     user = service.find_user(email) if email else None
-    if user is not None and user.is_active:
+    if user is not None and user.is_active and _first_in_a_while("reset", user.email):
         send_template(user.email, "Reset your Strata password", "reset",
                       url=link("auth.reset_password", token=links.reset_token(user.id)))
     return render_template("auth/check_email.html", email=email, reset=True)
@@ -220,8 +228,6 @@ def reset_password(token: str):
                              hash_method=current_app.config["PASSWORD_HASH_METHOD"])
     except ValidationError as exc:
         return render_template("auth/reset.html", token=token, errors=exc.by_field()), 422
-    from strata.accounts import sessions
-
     sessions.end_all(user_id)
     signin.sign_out()
     flash("Your password is changed and every session signed out. Sign in with the new one.", "success")

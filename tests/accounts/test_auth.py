@@ -225,3 +225,17 @@ def test_json_clients_get_the_csrf_token_from_the_api_root(csrf_client, make_use
     header = {"X-CSRFToken": csrf_client.get(f"{api}/").get_json()["csrf_token"]}
     created = csrf_client.post(f"{api}/companies", json={"name": "Acme"}, headers=header)
     assert created.status_code == 201 and created.get_json()["name"] == "Acme"
+
+
+def test_our_forms_send_one_mail_a_minute_at_most_to_an_address(client, make_user, mailbox):
+    make_user("person@example.com")
+    for _ in range(3):
+        assert client.post("/password/forgot", data={"email": "person@example.com"}).status_code == 200
+        assert _sign_up(client, "person@example.com").status_code == 200
+    assert len(mailbox.to("person@example.com")) == 2  # one reset link, one "already has an account"
+
+    _sign_up(client, "new@example.com")
+    client.post("/login", data={"email": "new@example.com", "password": GOOD})
+    for _ in range(3):
+        assert client.post("/verify/resend").status_code == 302
+    assert len(mailbox.to("new@example.com")) == 2  # the sign-up's link and one resent
