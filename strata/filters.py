@@ -39,6 +39,7 @@ _LEGACY_OPS = {"eq": "eq", "neq": "neq", "ne": "neq", "lt": "lt", "lte": "lte", 
 _LEGACY_NULL = {"is_null": False, "isnull": False, "is_not_null": True, "notnull": True}
 COUNT_MODES = ("exact", "planned", "estimated", "none")
 EXACT_BOUND = 1000
+MAX_DEPTH, MAX_CONDITIONS, MAX_ITEMS = 8, 100, 1000  # nesting of and/or, conditions in a tree, items in a list
 
 
 class FilterError(ValidationError):
@@ -112,7 +113,7 @@ def fields_of(nodes: Iterable[Node]) -> list[str]:
 # --- parsing ------------------------------------------------------------------------------------------------------
 
 def _fail(field: str, text: str, details: str, code: str = "PGRST100") -> FilterError:
-    return FilterError(field, "filter", f"{field}={text}: {details}.", code=code,
+    return FilterError(field, "filter", f"{field}={text[:80]}: {details}.", code=code,
                        details=details, hint=None)
 
 
@@ -120,7 +121,7 @@ class _Reader:
     """A cursor over one parameter's text, with PostgREST's value rules (quotes, lists, logic trees)."""
 
     def __init__(self, field: str, text: str):
-        self.field, self.text, self.pos = field, text, 0
+        self.field, self.text, self.pos, self.depth, self.count = field, text, 0, 0, 0
 
     def fail(self, expected: str) -> FilterError:
         seen = repr(self.text[self.pos]) if self.pos < len(self.text) else "end of input"
@@ -172,6 +173,8 @@ class _Reader:
         values = [self.element()]
         while self.take(","):
             values.append(self.element())
+            if len(values) > MAX_ITEMS:
+                raise _fail(self.field, self.text[:80], f"a list holds at most {MAX_ITEMS} items", code="PGRST100")
         self.expect(")")
         self.spaces()
         return () if values == [""] else tuple(values)
@@ -199,10 +202,18 @@ class _Reader:
 
     def tree(self) -> Node:
         """Read one item of a logic tree: `[not.]and(…)`, `[not.]or(…)` or `field.[not.]op.value`."""
+        self.count += 1
+        if self.count > MAX_CONDITIONS:
+            raise _fail(self.field, self.text[:80], f"a logic tree holds at most {MAX_CONDITIONS} conditions")
         match = re.match(r"(not\.)?(and|or)\s*\(", self.text[self.pos:])
         if match:
+            if self.depth >= MAX_DEPTH:
+                raise _fail(self.field, self.text[:80], f"and/or nest at most {MAX_DEPTH} levels deep")
             self.pos += len(match[0]) - 1
-            return Group(match[2], self.group(), bool(match[1]))
+            self.depth += 1
+            group = Group(match[2], self.group(), bool(match[1]))
+            self.depth -= 1
+            return group
         match = re.match(r"[\w$ -]+?(?=\.)", self.text[self.pos:])
         if match is None or not match[0].strip():
             raise self.fail("field name, negation operator (not) or logic operator (and, or)")
@@ -295,7 +306,7 @@ def parse_logic(key: str, text: str) -> Group:
         items = reader.group()
         reader.end()
     except FilterError as exc:
-        raise FilterError(key, "filter", f"{key}={text}: failed to parse logic tree ({exc.details}).",
+        raise FilterError(key, "filter", f"{key}={text[:80]}: failed to parse logic tree ({exc.details}).",
                           details=exc.details, code=exc.code) from None
     return Group(key.removeprefix("not."), items, negate)
 

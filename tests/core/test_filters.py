@@ -67,6 +67,17 @@ def test_malformed_filters_are_errors_naming_the_parameter(key, text):
     assert error.field == key and error.rule in ("filter", "operator")
 
 
+@pytest.mark.parametrize(("key", "text"), [
+    ("or", "(" + "and(" * 5000 + "a.eq.1" + ")" * 5001),
+    ("or", "(" + ",".join(["a.eq.1"] * 5000) + ")"),
+    ("a", "in.(" + ",".join(["1"] * 5000) + ")"),
+])
+def test_hostile_trees_and_lists_are_refused_not_recursed(key, text):
+    with pytest.raises(flt.FilterError) as caught:
+        flt.parse_filters([(key, text)])
+    assert caught.value.errors[0].field == key and len(caught.value.errors[0].message) < 300
+
+
 def test_strict_mode_refuses_the_older_spellings():
     for text in ("gte:10", "between.1", "plain"):
         with pytest.raises(flt.FilterError) as caught:
