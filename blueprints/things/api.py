@@ -2,8 +2,9 @@
 
 Classes: `GET|POST /things/classes`, `GET|PATCH /things/classes/<id>`, assignments and relationships
 below a class; `GET|POST /things/attributes`, `GET|POST /things/relationship-types`.
-Things: `GET|POST /things/classes/<id>/things` (filters `attr=op:value`, `q`, `limit`, `after`,
-`deleted=1`), `GET|PATCH|DELETE /things/<id>`, `POST /things/<id>/restore`, `GET /things/<id>/related`,
+Things: `GET|POST /things/classes/<id>/things` (filters `attr=gte.3`, `attr=not.in.(a,b)`, `or=(…)` as in
+strata.filters, `q`, `limit`, `after`, `deleted=1`), `GET|PATCH|DELETE /things/<id>`,
+`POST /things/<id>/restore`, `GET /things/<id>/related`,
 `POST /things/links`, `DELETE /things/links/<id>`. Lists return `{items, next_cursor}`.
 Permissions follow the class (see strata.things.access); bad input is a 422 `{error, errors: [{field, rule,
 message}]}`, an unreadable class or another tenant's id a 404.
@@ -174,7 +175,7 @@ def create_relationship_type():
 
 @bp.get("/classes/<int:class_id>/things")
 def list_things(class_id: int):
-    """Return one page of a class's things, filtered by `attr=op:value`; next page with `after`."""
+    """Return one page of a class's things filtered in the platform's language (`attr=gte.3`); next with `after`."""
     model = schema.load_schema(actor(), class_id, links=False)
     filters = query.parse_filters(request.args.items(multi=True), _RESERVED)
     page = query.list_things(actor(), model, filters, q=request.args.get("q"), limit=request.args.get("limit"),
