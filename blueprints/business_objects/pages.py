@@ -18,12 +18,12 @@ from werkzeug.datastructures import MultiDict
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata import filters as flt
+from strata import pickers
 from strata.accounts.service import member_names
 from strata.audit import AuditLog
 from strata.business_objects import cache, query, service
 from strata.business_objects import dashboard as _cards  # noqa: F401  (registers the dashboard cards)
 from strata.business_objects.fields import FieldSpec
-from strata.business_objects.models import Company
 from strata.db import db
 from strata.errors import ValidationError
 
@@ -33,7 +33,6 @@ COLLECTION = "<any(companies, partners, products):collection>"
 ENTITY_OF = {"companies": "company", "partners": "partner", "products": "product"}
 TITLES = {"companies": "Companies", "partners": "Partners", "products": "Products"}
 RESERVED = frozenset({"q", "sort", "page", "f_field", "f_op", "f_value"})
-COMPANY_CHOICES_MAX = 500
 INPUT_TYPES = {"integer": "number", "decimal": "text", "date": "date", "email": "email", "url": "url"}
 OTHER = "__all__"
 SYSTEM = (FieldSpec("id", "Id", "integer"), FieldSpec("created_at", "Created", "datetime"),
@@ -42,10 +41,11 @@ SYSTEM = (FieldSpec("id", "Id", "integer"), FieldSpec("created_at", "Created", "
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 
-def _companies() -> list[tuple[int, str]]:
-    rows = db.session.execute(select(Company.id, Company.name).order_by(Company.name, Company.id)
-                              .limit(COMPANY_CHOICES_MAX))
-    return [(row.id, row.name) for row in rows]
+def _company_names(entity_type: str, objects) -> dict[int, str]:
+    """Return the names of the companies the partners shown belong to."""
+    if entity_type != "partner":
+        return {}
+    return pickers.company_names(getattr(o, "company_id", None) for o in objects)
 
 
 def _base(collection: str) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def _list_context(collection: str, params, filters, errors) -> tuple[dict[str, A
     sort_keys = query.parse_sort(sort_text)
     ctx.update(results=page, page_no=page_no, core=core, custom=custom, errors=[e.message for e in errors],
                params=params, q=request.args.get("q", ""), sort=sort_keys[0] if sort_keys else None,
-               company_names=dict(_companies()) if entity_type == "partner" else {},
+               company_names=_company_names(entity_type, page.rows if page else []),
                filter_fields=[*SYSTEM, *core, *custom], operators=flt.FORM_OPERATORS,
                list_url=lambda **changes: _list_url(collection, params, **changes),
                without=lambda i: _list_url(collection, params[:i] + params[i + 1:], page=None))
@@ -154,7 +154,7 @@ def _form_context(collection: str, form, errors: dict | None = None) -> dict[str
     if ctx["entity_type"] == "partner":
         raw = str(form.get("company_id", "")).strip()
         company_id = int(raw) if raw.isdigit() else None
-    ctx.update(form=form, errors=errors or {}, companies=_companies() if ctx["entity_type"] == "partner" else [],
+    ctx.update(form=form, errors=errors or {}, company_label=pickers.company_label(company_id),
                custom=cache.current().fields_for(ctx["entity_type"], company_id))
     return ctx
 
@@ -216,7 +216,7 @@ def _value_context(collection: str, object_id: int, name: str) -> dict[str, Any]
     value = getattr(obj, name) if not spec.is_custom else service.custom_values(
         ctx["entity_type"], obj.id, custom).get(name)
     ctx.update(obj=obj, spec=spec, value=value, errors=[], raw=None,
-               company_names=dict(_companies()) if ctx["entity_type"] == "partner" else {})
+               company_names=_company_names(ctx["entity_type"], [obj]))
     return ctx
 
 
@@ -229,7 +229,7 @@ def detail(collection: str, object_id: int):
     values = {s.name: getattr(obj, s.name) for s in core}
     values.update(service.custom_values(ctx["entity_type"], obj.id, custom))
     ctx.update(obj=obj, core=core, custom=custom, values=values, history=_history(ctx["entity_type"], obj.id),
-               company_names=dict(_companies()) if ctx["entity_type"] == "partner" else {})
+               company_names=_company_names(ctx["entity_type"], [obj]))
     return render_template("business_objects/objects/detail.html", **ctx)
 
 

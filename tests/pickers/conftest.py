@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant()
