@@ -53,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.things.classes import bp as thing_classes_bp
     from blueprints.things.graphql import bp as things_graphql_bp
     from blueprints.things.graphql import pages as things_graphiql_bp
+    from blueprints.pickers.views import bp as pickers_bp
     from blueprints.things.pages import bp as things_bp
 
     for blueprint in (
@@ -61,7 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
         things_api_bp, things_graphql_bp, things_graphiql_bp, thing_classes_bp, things_bp,
         streams_api_bp, streams_bp,
         extensions_api_bp, extensions_rest_bp, extensions_bp, extension_data_bp,
-        report_wizard_bp, reports_bp, reports_api_bp,
+        report_wizard_bp, reports_bp, reports_api_bp, pickers_bp,
     ):
         app.register_blueprint(blueprint)
 
