@@ -128,7 +128,8 @@ def collection(collection_id: str):
 @bp.get("/runs/<collection_id>/progress")
 def progress(collection_id: str):
     """Return the progress: with `since` while running, the summary and only the cells changed since then
-    (out-of-band swaps); otherwise, or once the run is done, the whole heatmap partial, which stops polling."""
+    (out-of-band swaps); once the run is done, the whole partial (and a page refresh for a poll); without `since`,
+    the whole partial."""
     found = service.get_collection(collection_id)
     since = _since(request.args.get("since"))
     if since is not None and not found.finished:
@@ -139,8 +140,8 @@ def progress(collection_id: str):
     if found.finished:
         context.update(_results(found))
     body = render_template("reports/_progress.html", **context)
-    if since is not None:  # the poll targets the summary: the finished run replaces the whole section
-        return make_response(body, retarget="#progress", reswap="outerHTML")
+    if since is not None:  # the run ended since the last poll: the page reloads once, with its results and chart
+        return make_response(body, refresh=True)
     return body, 200, {"Vary": "HX-Request"}
 
 

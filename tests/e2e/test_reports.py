@@ -86,6 +86,17 @@ def test_wizard_to_finished_backfill(page: Page, live_server, sign_in, make_user
     expect(page.locator("table")).to_contain_text("weekly")
 
 
+def reload_until(page: Page, start: str, status: str, title: str = "", tries: int = 60) -> None:
+    """Reload the partitions page until the period starting `start` has `status` (and `title` in its title)."""
+    for _ in range(tries):
+        cell = page.locator(f'.cell[data-start="{start}"]')
+        if cell.get_attribute("data-status") == status and title in (cell.get_attribute("title") or ""):
+            return
+        page.wait_for_timeout(1_000)
+        page.reload()
+    raise AssertionError(f"the period {start} never became {status} {title}")
+
+
 def test_partitions_backfill_a_range_retry_failed_and_see_attempts(page: Page, live_server, sign_in, make_user,
                                                                    make_tenant, backfill_worker):
     from strata.reports import engine, service
@@ -110,8 +121,7 @@ def test_partitions_backfill_a_range_retry_failed_and_see_attempts(page: Page, l
     page.get_by_role("button", name="Show").click()
     cells = page.locator(".heatmap.partitions .cell")
     expect(cells).to_have_count(5)
-    expect(page.locator('.cell[data-start="2026-01-12"]')).to_have_attribute("data-status", "failed",
-                                                                                 timeout=60_000)
+    reload_until(page, "2026-01-12", "failed")  # the page is a snapshot: the worker's progress shows on reload
     expect(page.locator('.cell[data-start="2026-02-02"]')).to_have_attribute("data-status", "missing")
 
     # Backfill a range: a new run of those two weeks, which the worker completes.
@@ -128,12 +138,7 @@ def test_partitions_backfill_a_range_retry_failed_and_see_attempts(page: Page, l
     expect(page.locator('.cell[data-start="2026-02-02"]')).to_have_attribute("data-status", "completed")
     page.get_by_role("button", name="Retry failed (1)").click()
     expect(page.get_by_text("1 failed period(s) sent back to work.")).to_be_visible()
-    for _ in range(60):
-        page.reload()
-        failed = page.locator('.cell[data-start="2026-01-12"]')
-        if failed.get_attribute("data-status") == "failed" and "attempt 2" in (failed.get_attribute("title") or ""):
-            break
-        page.wait_for_timeout(1_000)
+    reload_until(page, "2026-01-12", "failed", "attempt 2")
 
     # See the attempts: both kept, each with its worker, times and error.
     page.locator('.cell[data-start="2026-01-12"]').click()
