@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.business_objects.admin import bp as bo_admin_bp
     from blueprints.business_objects.api import bp as bo_api_bp
     from blueprints.business_objects.pages import bp as objects_bp
+    from blueprints.business_objects.settings_api import bp as bo_settings_api_bp
     from blueprints.business_objects.transfer import bp as transfer_bp
     from blueprints.extensions.api import bp as extensions_api_bp
     from blueprints.extensions.data import bp as extension_data_bp
@@ -58,7 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     for blueprint in (
         auth_bp, home_bp, tenancy_bp, admin_bp, api_bp,
-        bo_admin_bp, bo_api_bp, transfer_bp, objects_bp,
+        bo_admin_bp, bo_api_bp, bo_settings_api_bp, transfer_bp, objects_bp,
         things_api_bp, things_graphql_bp, things_graphiql_bp, thing_classes_bp, things_bp,
         streams_api_bp, streams_bp,
         extensions_api_bp, extensions_rest_bp, extensions_bp, extension_data_bp,

@@ -189,6 +189,13 @@ def list_fields(entity_type: str, company_id: int | None = None, *, include_inac
     return list(db.session.scalars(query.order_by(defs.position, defs.label, defs.id)))
 
 
+def all_fields(entity_type: str) -> list[CustomFieldDefinition]:
+    """Return every definition of `entity_type`, tenant-wide and per company, active ones first."""
+    defs = CustomFieldDefinition
+    query = select(defs).where(defs.entity_type == entity_type)
+    return list(db.session.scalars(query.order_by(defs.is_active.desc(), defs.position, defs.label, defs.id)))
+
+
 def _field_types_in_scope(entity_type: str, company_id: int | None) -> dict[str, str]:
     kind = kind_of(entity_type)
     types = {f.name: f.field_type for f in kind.fields}
