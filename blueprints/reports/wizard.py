@@ -13,7 +13,7 @@ from flask_login import current_user
 from htmx_flask import make_response
 
 from blueprints import _enter_tenant, page_or_partial, role_required, tenant_blueprint
-from strata.db import db
+from strata.db import current_scope, db
 from strata.errors import ValidationError
 from strata.reports import dashboard as _card  # noqa: F401  (registers the dashboard card)
 from strata.reports import service, sources, validation, wizard
@@ -64,7 +64,7 @@ def refused_before_the_step(exc: ValidationError):
     """Input refused before the step's view (text the database cannot store, like a NUL in the name): the same
     step again with the field's message, 422, instead of an error page in place of the wizard."""
     db.session.rollback()
-    if g.get("access") is None:  # refused before the tenant was entered
+    if g.get("access") is None or current_scope() is None:  # refused before the tenant was entered
         entered = _enter_tenant(False)()
         if entered is not None:
             return entered
