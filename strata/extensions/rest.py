@@ -183,23 +183,46 @@ def _ordered(table: sa.Table, term: flt.OrderTerm):
     return expression
 
 
+_BOUNDED, _PLANNED = "__strata_bounded", "__strata_planned"
+_PG_CLASS = sa.table("pg_class", sa.column("oid"), sa.column("reltuples"), schema="pg_catalog")
+
+
 def list_rows(spec: TableSpec, filters: list[flt.Node], order: list[flt.OrderTerm], limit: int, offset: int,
               count: bool | str = True, select: list[tuple[str, str]] | None = None) -> Page:
     """Return one page of rows matching every filter (projected to `select`) with its total.
 
     `count` is a mode of strata.filters.count (True: "estimated", exact up to a bound; False: "none"). The
-    default order (created_at, id) is read from its index, so an unfiltered page costs the same on any size."""
+    default order (created_at, id) is read from its index, so an unfiltered page costs the same on any size;
+    an estimated count rides along the page query (the bounded count, and for an unfiltered page the
+    table's row estimate), so a page is one round trip."""
     table = spec.table
     mode = "estimated" if count is True else "none" if count is False else count
     where = [_clause(table, node) for node in filters]
+    rows = sa.select(table.c.id).where(*where)
     columns = [table.c[c].label(name) for name, c in select] if select else [table]
-    query = sa.select(*columns).where(*where).order_by(*(_ordered(table, t) for t in order or DEFAULT_ORDER))
-    found = [serialise(dict(r)) for r in db.session.execute(query.limit(limit).offset(offset)).mappings()] \
-        if limit else []
+    extra = []
+    if mode == "estimated":
+        counted = rows.limit(flt.EXACT_BOUND + 1).subquery("counted")
+        extra.append(sa.select(sa.func.count()).select_from(counted).scalar_subquery().label(_BOUNDED))
+        if not where:
+            extra.append(sa.select(sa.cast(_PG_CLASS.c.reltuples, sa.BigInteger))
+                         .where(_PG_CLASS.c.oid == sa.func.to_regclass(table.name)).scalar_subquery().label(_PLANNED))
+    query = sa.select(*columns, *extra).where(*where).order_by(*(_ordered(table, t) for t in order or DEFAULT_ORDER))
+    found, known = [], {}
+    for record in db.session.execute(query.limit(limit).offset(offset)).mappings() if limit else ():
+        record = dict(record)
+        known = {key: record.pop(key) for key in (_BOUNDED, _PLANNED) if key in record}
+        found.append(serialise(record))
     if found and offset == 0 and len(found) < limit and mode != "none":
         total = flt.Total(len(found))  # the whole result is on this page
+    elif known and known[_BOUNDED] <= flt.EXACT_BOUND:
+        total = flt.Total(known[_BOUNDED])
+    elif known:  # more than the bound: the table's estimate (unfiltered) or the planner's
+        planned = known.get(_PLANNED)
+        planned = planned if planned is not None and planned >= 0 else flt.planned_rows(rows)
+        total = flt.Total(max(planned, known[_BOUNDED]), False)
     else:
-        total = flt.count(sa.select(table.c.id).where(*where), mode)
+        total = flt.count(rows, mode)
     return Page(found, total.value, limit, offset, total.exact)
 
 

@@ -217,3 +217,23 @@ def test_write_validation_stays_422_with_field_and_rule(client, rest, tenant):
     response = client.post(f"/api/t/{tenant.slug}/x/pgrst-ref/entity", json={"num": "many"})
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "num" and response.get_json()["errors"][0]["rule"]
+
+
+def test_counts_beyond_the_bound_are_estimates_unless_exact_is_asked(client, rest, tenant):
+    """Counts that scale (exact up to strata.filters.EXACT_BOUND, the planner's estimate beyond)."""
+    from sqlalchemy import text
+
+    from strata.db import db
+    from strata.tenancy.service import tenant_context
+
+    with tenant_context(tenant.id):
+        db.session.execute(text("INSERT INTO plugin_pgrst_item (num) SELECT g FROM generate_series(16, 1600) g"))
+        db.session.execute(text("ANALYZE plugin_pgrst_item"))
+        db.session.commit()
+    for query in ("limit=5", "num=gt.10&limit=5"):  # unfiltered (the table's estimate) and filtered (EXPLAIN)
+        body = rest("item", query).get_json()
+        assert body["total_exact"] is False and body["total"] > 1000, query
+    exact = rest("item", "num=gt.10&limit=5", Prefer="count=exact")
+    assert exact.get_json()["total"] == 1590 and exact.get_json()["total_exact"] is True
+    assert exact.status_code == 206 and exact.headers["Content-Range"] == "0-4/1590"
+    assert rest("item", "num=lte.1000&limit=5").get_json()["total"] == 1000  # at the bound: still exact
