@@ -203,3 +203,19 @@ def test_one_bad_expression_is_refused_on_every_list_api(client, lists):
             response = client.get(f"{url}?{query}")
             assert response.status_code in (400, 422), (api, query)
             assert response.get_json()["errors"][0]["field"], (api, query)
+
+
+def test_business_object_totals_are_exact_up_to_the_bound_then_about(client, login, tenant, admin):
+    from sqlalchemy import text
+
+    with tenant_context(tenant.id):
+        db.session.execute(text("INSERT INTO companies (name) SELECT 'Company ' || g FROM generate_series(1, 1100) g"))
+        db.session.execute(text("ANALYZE companies"))
+        db.session.commit()
+    login(admin, tenant=tenant)
+    body = client.get(f"/api/t/{tenant.slug}/companies?limit=5").get_json()
+    assert body["total_exact"] is False and body["total"] > 1000 and len(body["items"]) == 5
+    body = client.get(f"/api/t/{tenant.slug}/companies?name=like.Company 1*&limit=5").get_json()
+    assert (body["total"], body["total_exact"]) == (212, True)  # 1, 10–19, 100–199, 1000–1100
+    page = client.get(f"/t/{tenant.slug}/companies/").get_data(as_text=True)
+    assert "1–50 of about " in page
