@@ -125,8 +125,9 @@ def test_sigkill_at_random_moments_then_restart_loses_and_doubles_nothing(app, t
         assert wait_for(lambda: not queues.connection.exists(lock_name(tenant_id, stream_id), host_lock_name(0)),
                         timeout=15)
         supervisor.ensure_all()
+        # Correctness, not speed, is asserted: on a loaded machine the last catch-up may take minutes.
         assert wait_for(lambda: db.session.get(StreamMetadata, stream_id).last_timepoint == first + TOTAL - 1,
-                        timeout=60)
+                        timeout=240)
     finally:
         for pid in [*_horses(worker), worker.pid]:
             os.kill(pid, signal.SIGKILL)
