@@ -150,6 +150,9 @@ def signup():
             "name": request.form.get("name", ""), "invitation": request.values.get("invitation", "")}
     if request.method == "GET":
         return render_template("auth/signup.html", form=form, errors={})
+    if not current_app.config["SIGNUP_OPEN"] and service.normalise_email(form["email"]) != invitation.email:
+        errors = {"email": [f"Sign-up is by invitation: use the invited address, {invitation.email}."]}
+        return render_template("auth/signup.html", form=form, errors=errors), 422
     try:
         user = service.register(form["email"], request.form.get("password", ""), form["name"],
                                 hash_method=current_app.config["PASSWORD_HASH_METHOD"])

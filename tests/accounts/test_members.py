@@ -117,6 +117,9 @@ def test_signing_up_from_the_link_works_with_signup_closed(make_app, login, make
     assert newcomer.get("/signup").status_code == 403
     form = newcomer.get(f"/signup?invitation={token}")
     assert form.status_code == 200 and 'value="newcomer@example.com"' in form.get_data(as_text=True)
+    other = newcomer.post("/signup", data={"email": "someone@example.com", "password": GOOD, "invitation": token})
+    assert other.status_code == 422 and "use the invited address" in other.get_data(as_text=True)
+    assert db.session.scalar(select(User.id).where(User.email == "someone@example.com")) is None
     created = newcomer.post("/signup", data={"email": "newcomer@example.com", "password": GOOD, "invitation": token})
     assert created.status_code == 302 and created.headers["Location"] == f"/invitations/{token}"
     assert newcomer.post(f"/invitations/{token}").status_code == 302
