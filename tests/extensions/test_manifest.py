@@ -194,13 +194,15 @@ def test_relationship_targets_in_the_database(scoped, relationship, expected):
 
 
 def test_too_many_columns():
-    fields = [{"name": f"c{i}", "type": "Int"} for i in range(1598)]
+    fields = [{"name": f"c{i}", "type": "Boolean"} for i in range(1598)]  # one byte each: only the count binds
     data = manifest(tables=[_table(fields=fields)], relationships=[])
     assert ("tables[0].fields", "max_columns") in _offline(data)
     assert not checks.check(manifest_module.parse(manifest(tables=[_table(fields=fields[:1597])], relationships=[])))
     related = manifest(tables=[_table(fields=fields[:1597])], relationships=[
         {"source": "deal", "sourceField": "company_id", "target": "companies", "type": "OneToMany"}])
     assert ("tables[0].fields", "max_columns") in _offline(related)  # a relationship's column counts too
+    wide = manifest(tables=[_table(fields=[{"name": f"c{i}", "type": "Int"} for i in range(1100)])], relationships=[])
+    assert ("tables[0].fields", "row_width") in _offline(wide)  # 1,100 bigints cannot fit one 8 kB row
 
 
 def test_plugin_id_must_match_the_address(scoped):
