@@ -16,18 +16,26 @@ from flask_login import current_user
 from strata.accounts.service import access_for
 from strata.db import Scope, enter_scope
 
-# The tenant navigation bar: (endpoint, label, url values); features add theirs here.
-TENANT_NAV: list[tuple[str, str, dict]] = [
-    ("tenancy.dashboard", "Dashboard", {}),
-    ("objects.index", "Companies", {"collection": "companies"}),
-    ("objects.index", "Partners", {"collection": "partners"}),
-    ("objects.index", "Products", {"collection": "products"}),
-    ("thing_classes.index", "Things", {}),
-    ("streams.index", "Streams", {}),
-    ("reports.index", "Reports", {}),
-    ("extensions.index", "Extensions", {}),
-    ("bo_admin.fields", "Fields", {}),
-    ("tenancy.members", "Members", {}),
+# The tenant navigation, in sections: (section, [(endpoint, label, url values), …]); features add theirs here.
+TENANT_NAV: list[tuple[str, list[tuple[str, str, dict]]]] = [
+    ("Data", [
+        ("tenancy.dashboard", "Dashboard", {}),
+        ("objects.index", "Companies", {"collection": "companies"}),
+        ("objects.index", "Partners", {"collection": "partners"}),
+        ("objects.index", "Products", {"collection": "products"}),
+        ("thing_classes.index", "Things", {}),
+    ]),
+    ("Build", [
+        ("bo_admin.fields", "Fields", {}),
+        ("extensions.index", "Extensions", {}),
+        ("reports.index", "Reports", {}),
+    ]),
+    ("Integrations", [
+        ("streams.index", "Streams", {}),
+    ]),
+    ("Admin", [
+        ("tenancy.members", "Members", {}),
+    ]),
 ]
 
 

@@ -30,6 +30,12 @@ def index():
     return render_template("tenancy/index.html", tenants=tenants)
 
 
+@home_bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links: send them to the icon (no 404 in any log)."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.get("/", endpoint="dashboard")
 def dashboard_view():
     """Render the tenant dashboard: what the tenant holds and its recent activity."""

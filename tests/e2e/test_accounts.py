@@ -50,6 +50,7 @@ def test_sign_up_verify_accept_enable_two_factor_and_sign_out_everywhere(
     page.locator("#f-role").select_option("editor")
     page.get_by_role("button", name="Send invitation").click()
     expect(page.locator("#invitations")).to_contain_text("newcomer@example.com")
+    page.locator(".account-menu summary").click()
     page.get_by_role("button", name="Sign out", exact=True).click()
     invitation = mailbox.link("newcomer@example.com", "/invitations/")
 
@@ -79,6 +80,7 @@ def test_sign_up_verify_accept_enable_two_factor_and_sign_out_everywhere(
     expect(page.locator("#flash")).to_contain_text("Welcome to Acme Ltd: you are editor there.")
 
     # Two-factor on, with a code from an "authenticator app".
+    page.locator(".account-menu summary").click()
     page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_role("button", name="Set up two-factor sign-in").click()
     totp = pyotp.TOTP(page.locator("#totp-secret").inner_text())
@@ -87,6 +89,7 @@ def test_sign_up_verify_accept_enable_two_factor_and_sign_out_everywhere(
     expect(page.locator("#recovery-codes li")).to_have_count(10)
     recovery = page.locator("#recovery-codes li").first.inner_text()
     page.get_by_role("button", name="Done").click()
+    page.locator(".account-menu summary").click()
     page.get_by_role("button", name="Sign out", exact=True).click()
 
     # Signing in now takes the password and then a code (the next one: each code works once).
@@ -104,6 +107,7 @@ def test_sign_up_verify_accept_enable_two_factor_and_sign_out_everywhere(
     expect(other).to_have_url(f"{site.url}/t/acme/")
 
     # … and "sign out everywhere" from the first ends both.
+    page.locator(".account-menu summary").click()
     page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_role("button", name="Sign out everywhere").click()
     expect(page).to_have_url(re.compile(r"/login$"))
