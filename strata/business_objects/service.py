@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from strata import audit
+from strata import audit, limits
 from strata.business_objects import cache, validators
 from strata.business_objects.fields import FieldSpec, FieldValueError, coerce, deserialise, serialise, to_jsonable
 from strata.business_objects.models import ENTITY_TYPES, MODELS, BusinessObjectExtension, Company, Partner
@@ -251,7 +251,9 @@ def create(entity_type: str, values: dict[str, Any], custom_fields: dict[str, An
 
 def _checked_company(kind: Kind, core: dict[str, Any], errors: list[FieldError]) -> int | None:
     company_id = core.get("company_id") if kind.entity_type == "partner" else None
-    if company_id is not None and db.session.get(Company, company_id) is None:
+    # an id beyond the integer column cannot name a company: answer as for any unknown id, not with a database error
+    if company_id is not None and (not isinstance(company_id, int) or not 0 < company_id <= limits.INTEGER_MAX
+                                   or db.session.get(Company, company_id) is None):
         errors.append(FieldError("company_id", "exists", f"There is no company with id {company_id}."))
         return None
     return company_id

@@ -11,6 +11,7 @@ A source that fails raises `SourceError`; its `status` (an HTTP status, if any),
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,9 +115,14 @@ def validate(key: str, metric: str, raw: dict[str, str]) -> dict:
         value = (raw.get(param.name) or "").strip()
         if param.kind == "number":
             try:
-                filters[param.name] = float(value) if value else float(param.default or 0)
+                number = float(value) if value else float(param.default or 0)
             except ValueError:
                 errors.append(FieldError(param.name, "number", f"{param.label} must be a number."))
+                continue
+            if not math.isfinite(number) or abs(number) > 1e12:  # NaN and ∞ cannot be stored or counted to
+                errors.append(FieldError(param.name, "finite", f"{param.label} must be a finite number."))
+                continue
+            filters[param.name] = number
         elif param.kind == "choice" and value and value not in dict(param.choices):
             errors.append(FieldError(param.name, "choice", f"{param.label}: choose one of the listed values."))
         else:

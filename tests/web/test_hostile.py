@@ -183,10 +183,14 @@ def test_ids_beyond_integer_are_a_4xx(client, login, world):
     for url in (f"{base}/companies/{2**31}", f"{base}/things/classes/{2**40}", f"{base}/things/{2**70}",
                 f"/t/{tenant.slug}/things/c/{2**31}/"):
         _fast_4xx(*_timed(client.get, url), 404, 422)
+    class_id = client.post(f"{base}/things/classes", json={"name": "Kiosk"}).get_json()["id"]
     for url, body in ((f"{base}/things/links", {"relationship_id": 2**40, "from_id": 2**70, "to_id": 1}),
-                      (f"{base}/things/classes/1/assignments", {"attribute_id": 2**40}),
-                      (f"{base}/companies", {"name": "A", "parent_id": 2**40})):
-        _fast_4xx(*_timed(client.post, url, json=body))
+                      (f"{base}/things/classes/{class_id}/assignments", {"attribute_id": 2**40}),
+                      (f"{base}/partners", {"name": "A", "company_id": 2**40}),
+                      (f"{base}/partners", {"name": "A", "company_id": 2**70})):
+        response = _fast_4xx(*_timed(client.post, url, json=body), 422)
+        assert {e["field"] for e in response.get_json()["errors"]} & {"relationship_id", "from_id", "attribute_id",
+                                                                    "company_id"}, response.get_json()
     response, took = _timed(client.get, f"/t/{tenant.slug}/companies/export.csv",
                             query_string={"company_id": "9" * 30})
     assert response.status_code < 500 and took < SECOND
@@ -211,10 +215,14 @@ def test_recover_after_beyond_numbers_is_a_422(client, login, world, value):
     tenant = _as(login, world, "editor")
     body = {"name": "Hostile", "data_source": "synthetic", "metric": "days", "lookback": "custom",
             "start_date": "2026-01-05", "end_date": "2026-01-12", "segment_type": "weekly",
-            "recover_after": value, "schedule": {"frequency": "none"}}
+            "recover_after": value, "schedule": {"frequency": "none"}, "parallel_limit": 2, "seconds": 0,
+            "retry_failed": False}
     response, took = _timed(client.open, f"/api/t/{tenant.slug}/reports/", method="POST",
                             data=json.dumps(body, allow_nan=True), content_type="application/json")
     _fast_4xx(response, took, 422)
+    assert "recover_after" in {e["field"] for e in response.get_json()["errors"]}
+    body["recover_after"] = 2  # the same body with a sound value is accepted: the refusal is about the field
+    assert client.post(f"/api/t/{tenant.slug}/reports/", json=body).status_code == 201
 
 
 def test_a_like_pattern_ending_in_a_backslash_is_answered(client, login, world):
