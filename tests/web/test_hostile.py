@@ -58,7 +58,8 @@ JSON_CATALOGUE = {
 }
 NAMES = ("q", "page", "offset", "limit", "after", "sort", "name", "id", "class_id", "value", "prefix", "status",
          "field", "email", "role", "recover_after", "company_id", "title", "amount", "stage", "manifest", "query",
-         "migration", "confirm", "deleted", "next")
+         "migration", "confirm", "deleted", "next", "pattern", "config", "name_pattern", "url_template", "data_source",
+         "timeout", "start_date", "end_date", "entity_type", "field_name", "data_type", "filter", "select", "order")
 SKIP = ("/logout", "/static/", "/admin/rq/static", "/members/<int:membership_id>")
 
 
