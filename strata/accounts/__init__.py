@@ -1,1 +1,2 @@
-"""People: users, tenant memberships and roles, sign-in with a failure rate limit."""
+"""People: users, sessions and remember tokens, email verification, passwords, sign-in delays, two-factor,
+tenant memberships by invitation, API tokens and the operator commands."""
