@@ -196,7 +196,8 @@ def main() -> None:
     took, label, status = slowest["worst"]
     ratio = p95(attack) / p95(rest)
     print(f"abuse over {found.label}: {slowest['count']} abusive requests in {args.seconds:g} s from 4 clients "
-          f"({len(attacks)} kinds), {len(slowest['errors'])} answered 5xx")
+          f"({len(attacks)} kinds), {len(slowest['errors'])} answered 5xx; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs (figures from a busy machine mostly measure the machine)")
     print(f"slowest abusive answer: {took:.3f} s ({label}, {status}) — target < 1 s: {verdict(took < 1.0)}")
     print(f"/healthz p95: at rest {p95(rest):.1f} ms ({len(rest)} polls), during the attack {p95(attack):.1f} ms "
           f"({len(attack)} polls) = {ratio:.2f}× — target ≤ 2×: {verdict(ratio <= 2.0)}")
