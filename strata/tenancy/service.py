@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from strata.accounts.models import Membership
 from strata.db import Scope, db, enter_scope, leave_scope, public_scope
 from strata.errors import NotFound, ValidationError
-from strata.tenancy import migrations, template
+from strata.tenancy import migrations, spares, template
 from strata.tenancy.models import Tenant
 from strata.tenancy.slugs import role_name, role_prefix_for, schema_name, validate_slug
 
@@ -93,16 +93,21 @@ def create_tenant(
         validate_new_tenant(slug, name)
         schema, role = schema_name(slug), free_role_name(slug)
         try:
-            recorded = template.template_for(db.session.connection(), script or migrations.script_directory(),
-                                             _create_space)
-            _create_space(db.session.connection(), schema, role)
+            script = script or migrations.script_directory()
+            connection = db.session.connection()
+            # A spare built ahead of time only needs renaming; otherwise the template is run now.
+            claimed = spares.claim(connection, schema, role, role_prefix(), set(script.get_heads()))
+            if not claimed:
+                recorded = template.template_for(connection, script, _create_space)
+                _create_space(connection, schema, role)
             tenant = Tenant(slug=slug, name=name, schema_name=schema, db_role=role, timezone=timezone)
             db.session.add(tenant)
             db.session.flush()
             if owner_id is not None:
                 db.session.add(Membership(user_id=owner_id, tenant_id=tenant.id, role="admin"))
                 db.session.flush()
-            template.apply(db.session.connection(), recorded, tenant.scope())
+            if not claimed:
+                template.apply(db.session.connection(), recorded, tenant.scope())
             db.session.commit()
         except IntegrityError as exc:
             db.session.rollback()
@@ -111,6 +116,11 @@ def create_tenant(
             db.session.rollback()
             raise
     return tenant
+
+
+def prepare_spares(number: int) -> int:
+    """Build `number` spare tenant schemas at head for fast provisioning; return how many were built."""
+    return spares.prepare(number, role_prefix(), _create_space)
 
 
 def drop_tenant(slug: str) -> None:
