@@ -220,7 +220,9 @@ def test_upgrade_preview_counts_rows_and_locks_then_rolls_back(client, api):
     assert client.post(f"{api}/extensions/acme-crm/migrations/execute").get_json()["applied"] is True
     assert client.post(f"{api}/x/acme-crm/deal", json={"title": "Four", "owner": "ada"}).status_code == 201
     migration = body["migration"]["migrationId"]
-    rolled = client.post(f"{api}/extensions/acme-crm/migrations/{migration}/rollback").get_json()
+    refused = client.post(f"{api}/extensions/acme-crm/migrations/{migration}/rollback")
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "allow_destructive"
+    rolled = client.post(f"{api}/extensions/acme-crm/migrations/{migration}/rollback?allow_destructive=1").get_json()
     assert rolled["rolledBack"] is True and rolled["migration"]["status"] == "rolled_back"
     assert client.get(f"{api}/extensions/acme-crm/schema").get_json()["appliedVersion"] == "1.0.0"
     unknown = client.post(f"{api}/x/acme-crm/deal", json={"title": "Five", "owner": "ada"}).get_json()["errors"]
