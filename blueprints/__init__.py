@@ -9,6 +9,7 @@ tenant's scope (role and search_path on every transaction).
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -50,12 +51,23 @@ def _add_slug(endpoint: str, values: dict) -> None:
         values.setdefault("slug", access.slug)
 
 
+def sign_in_first():
+    """Send a signed-out visitor to the sign-in page and back to where they were. An htmx request is answered
+    401 with `HX-Redirect`, so the whole page goes to sign-in (and returns to the page the user was on,
+    from `HX-Current-URL`) instead of the sign-in form being swapped into a part of the page."""
+    if request.htmx:
+        here = urlsplit(request.headers.get("HX-Current-URL", ""))
+        target = here.path + (f"?{here.query}" if here.query else "") if here.path else request.full_path
+        return "", 401, {"HX-Redirect": url_for("auth.login", next=target)}
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
 def _enter_tenant(api: bool):
     def enter():
         if not current_user.is_authenticated:
             if api:
                 return jsonify(error="authentication required"), 401
-            return redirect(url_for("auth.login", next=request.full_path))
+            return sign_in_first()
         access = access_for(g.tenant_slug, current_user.id)
         if access is None:
             abort(404)

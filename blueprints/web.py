@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, abort, flash, g, jsonify, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from blueprints import TENANT_NAV
+from blueprints import TENANT_NAV, sign_in_first
 from blueprints.auth.signin import load_remembered_user, load_session_user
 from strata import limits
 from strata.accounts.service import tenants_of
@@ -127,7 +127,7 @@ def init_app(app: Flask) -> None:
         if _wants_json():
             return jsonify(error="authentication required"), 401
         flash(login_manager.login_message, "info")
-        return redirect(url_for("auth.login", next=request.full_path))
+        return sign_in_first()
 
     @app.teardown_request
     def _leave_tenant(exc):
@@ -168,6 +168,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
+        if request.htmx and not current_user.is_authenticated and not _wants_json():
+            # The session ended (and its token with it) while the page stayed open: sign in again, then come back.
+            flash(login_manager.login_message, "info")
+            return sign_in_first()
         return _error(400, f"Security token missing or invalid ({exc.description}). Reload the page and try again.")
 
     @app.errorhandler(ValidationError)

@@ -40,3 +40,55 @@ document.addEventListener("keyup", function (event) {
   var target = event.target.closest("[data-enter-click]");
   if (target && target === event.target) target.click();
 });
+
+// Feedback while the server works: <html class="htmx-busy"> shows the loading bar for as long as any htmx request
+// is in flight, and a form's submit buttons are disabled until its request ends (one click, one request).
+// A plain form post disables its buttons on submit too (re-enabled if the page comes back from history).
+var strataInFlight = 0;
+function strataSubmitButtons(form) {
+  var buttons = Array.prototype.slice.call(form.querySelectorAll("button:not([type]), button[type=submit], input[type=submit]"));
+  if (form.id) {
+    document.querySelectorAll('[form="' + form.id + '"]').forEach(function (b) {
+      if (b.type === "submit") buttons.push(b);
+    });
+  }
+  return buttons.filter(function (b) { return !b.disabled; });
+}
+function strataDisable(form) {
+  strataSubmitButtons(form).forEach(function (b) {
+    b.disabled = true;
+    b.setAttribute("data-busy-disabled", "");
+    b.setAttribute("aria-busy", "true");
+  });
+}
+function strataEnable(root) {
+  root.querySelectorAll("[data-busy-disabled]").forEach(function (b) {
+    b.disabled = false;
+    b.removeAttribute("data-busy-disabled");
+    b.removeAttribute("aria-busy");
+  });
+}
+document.addEventListener("htmx:beforeRequest", function (event) {
+  strataInFlight += 1;
+  document.documentElement.classList.add("htmx-busy");
+  var elt = event.detail.elt;
+  var form = elt && elt.tagName === "FORM" ? elt : null;
+  if (form) strataDisable(form);
+});
+document.addEventListener("htmx:afterRequest", function (event) {
+  strataInFlight = Math.max(0, strataInFlight - 1);
+  if (strataInFlight === 0) document.documentElement.classList.remove("htmx-busy");
+  var elt = event.detail.elt;
+  if (elt && elt.tagName === "FORM") strataEnable(elt);
+});
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || !form.getAttribute || (form.getAttribute("method") || "get").toLowerCase() !== "post") return;
+  // After this turn of the event loop, so the pressed button's name and value still go with the form.
+  window.setTimeout(function () {
+    strataDisable(form);
+    // A post that answers with a download leaves the page in place: give the buttons back after a while.
+    window.setTimeout(function () { strataEnable(form); }, 8000);
+  }, 0);
+});
+window.addEventListener("pageshow", function () { strataEnable(document); });

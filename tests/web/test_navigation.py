@@ -45,3 +45,31 @@ def test_skip_link_account_menu_and_favicon(client, login, make_tenant):
     svg = client.get("/static/favicon.svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     svg.close()
+
+
+def test_expired_session_during_htmx_goes_to_sign_in_and_back(client, make_tenant):
+    make_tenant("acme", "Acme Ltd")
+    htmx = {"HX-Request": "true", "HX-Current-URL": "http://localhost/t/acme/companies/?q=north"}
+
+    # A tenant page's partial and a login_required page: 401 with the whole page sent to sign-in.
+    for url in ("/t/acme/companies/", "/"):
+        response = client.get(url, headers=htmx)
+        assert response.status_code == 401
+        assert response.headers["HX-Redirect"] == "/login?next=/t/acme/companies/?q%3Dnorth"
+        assert b"Sign in" not in response.data
+
+    # Without htmx the browser is redirected as before.
+    response = client.get("/t/acme/companies/")
+    assert response.status_code == 302 and "/login?next=" in response.headers["Location"]
+
+
+def test_htmx_post_after_the_session_ended_goes_to_sign_in(make_app, make_tenant):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    make_tenant("acme", "Acme Ltd")
+    client = app.test_client()
+    headers = {"HX-Request": "true", "HX-Current-URL": "http://localhost/t/acme/members"}
+    response = client.post("/t/acme/members", data={"email": "x@example.com"}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/t/acme/members"
+    # Without htmx the token error stays an error page.
+    assert client.post("/t/acme/members", data={"email": "x@example.com"}).status_code == 400
