@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Flask, abort, flash, g, jsonify, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -14,8 +16,28 @@ from strata import limits
 from strata.accounts.service import tenants_of
 from strata.accounts.tokens import user_for_token
 from strata.core import bearer_token, login_manager
-from strata.db import clear_scope, db
+from strata.db import clear_scope, db, ping
 from strata.errors import Forbidden, NotFound, ValidationError
+
+
+class _MyTenants(Sequence):
+    """The signed-in user's (slug, name, role) per tenant, read by the view layer on first use: templates
+    get data, never a database function, and a partial that shows no tenant switcher costs no query."""
+
+    def __init__(self) -> None:
+        self._rows: list | None = None
+
+    def _load(self) -> list:
+        if self._rows is None:
+            self._rows = list(tenants_of(current_user.id)) if current_user.is_authenticated else []
+        return self._rows
+
+    def __getitem__(self, index):
+        return self._load()[index]
+
+    def __len__(self) -> int:
+        return len(self._load())
+
 
 _MESSAGES = {
     400: "The request could not be understood.",
@@ -159,12 +181,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _navigation():
-        def my_tenants():
-            if not current_user.is_authenticated:
-                return []
-            return tenants_of(current_user.id)
-
-        return {"my_tenants": my_tenants, "access": g.get("access"), "tenant_nav_items": TENANT_NAV}
+        return {"my_tenants": _MyTenants(), "access": g.get("access"), "tenant_nav_items": TENANT_NAV}
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
@@ -202,6 +219,6 @@ def init_app(app: Flask) -> None:
         """Return 200 when the database and Redis answer."""
         from strata.core import queues
 
-        db.session.execute(db.text("SELECT 1"))
+        ping()
         queues.connection.ping()
         return {"status": "ok"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +34,13 @@ def record(entity_type: str, entity_id: Any, action: str, user_id: int | None,
                      changes=changes or {}, summary=summary[:300])
     db.session.add(entry)
     return entry
+
+
+def history(entity_type: str, entity_id: Any) -> list[AuditLog]:
+    """Return the audit rows of one object, newest first."""
+    return list(db.session.scalars(select(AuditLog).where(
+        AuditLog.entity_type == entity_type, AuditLog.entity_id == str(entity_id))
+        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())))
 
 
 # Indexes and unique constraints the tenant migrations create, declared here too so that the models

@@ -18,6 +18,7 @@ from datetime import datetime
 from flask_sqlalchemy import SQLAlchemy
 from psycopg import sql
 from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -78,6 +79,11 @@ _WANTED, _APPLIED = "strata_scope_wanted", "strata_scope_applied"
 _UNKNOWN = object()  # after a savepoint rollback: the server may hold either state
 switch_count = [0]  # scope switches sent by the hook in this process (read by bench/tenancy.py)
 _SAVEPOINT_COMMANDS = ("SAVEPOINT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def ping() -> None:
+    """Run one trivial statement, so a dead database raises here (health checks)."""
+    db.session.execute(sql_text("SELECT 1"))
 
 
 def current_scope() -> Scope | None:

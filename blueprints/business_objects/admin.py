@@ -17,7 +17,7 @@ from sqlalchemy import select
 from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata.business_objects import definitions, service
 from strata.business_objects.fields import FIELD_TYPES
-from strata.business_objects.models import ENTITY_TYPES, Company, CustomFieldDefinition
+from strata.business_objects.models import ENTITY_TYPES, Company
 from strata.business_objects.validators import VALIDATOR_TYPES
 from strata.db import db
 from strata.errors import FieldError, ValidationError
@@ -110,13 +110,6 @@ def _companies() -> list[tuple[int, str]]:
     return [(row.id, row.name) for row in rows]
 
 
-def _all_fields(entity_type: str) -> list[CustomFieldDefinition]:
-    """Return every definition of `entity_type`, tenant-wide and per company, active or not."""
-    defs = CustomFieldDefinition
-    query = select(defs).where(defs.entity_type == entity_type)
-    return list(db.session.scalars(query.order_by(defs.is_active.desc(), defs.position, defs.label, defs.id)))
-
-
 def _field_choices(entity_type: str, company_id: int | None) -> list[tuple[str, str]]:
     """Return (name, label) of the core and active custom fields of `entity_type` under `company_id`."""
     kind = service.KINDS.get(entity_type)
@@ -135,7 +128,7 @@ def _required_fields() -> set[tuple[str, int | None, str]]:
 
 def _fields_context(**extra) -> dict[str, Any]:
     companies = _companies()
-    return {"fields_by_type": {et: _all_fields(et) for et in ENTITY_TYPES}, "entity_labels": ENTITY_LABELS,
+    return {"fields_by_type": {et: definitions.all_fields(et) for et in ENTITY_TYPES}, "entity_labels": ENTITY_LABELS,
             "entity_types": ENTITY_TYPES, "field_types": FIELD_TYPES, "companies": companies,
             "company_names": dict(companies), "required": _required_fields(), "errors": {}, "form": {},
             "editing": None, "row_errors": {}, "row_form": {}, **extra}

@@ -13,19 +13,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from htmx_flask import make_response
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
+from strata import audit, pickers
 from strata import filters as flt
-from strata import pickers
 from strata.accounts.service import member_names
-from strata.audit import AuditLog
 from strata.business_objects import cache, query, service
 from strata.business_objects import dashboard as _cards  # noqa: F401  (registers the dashboard cards)
 from strata.business_objects.fields import FieldSpec
 from strata.db import db
 from strata.errors import ValidationError
+from strata.streams import resources
+from strata.streams import service as stream_service
 
 bp = tenant_blueprint("objects", __name__)
 
@@ -198,9 +198,7 @@ def _specs(ctx: dict[str, Any], obj) -> tuple[list[FieldSpec], list[FieldSpec]]:
 
 def _history(entity_type: str, object_id: int) -> list[dict[str, Any]]:
     """Return the object's audit rows, newest first, with who made each change."""
-    rows = list(db.session.scalars(select(AuditLog).where(
-        AuditLog.entity_type == entity_type, AuditLog.entity_id == str(object_id))
-        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())))
+    rows = audit.history(entity_type, object_id)
     ids = {r.user_id for r in rows if r.user_id is not None}
     users = member_names(ids)
     return [{"row": r, "who": users.get(r.user_id, "a former member" if r.user_id else "system")} for r in rows]
@@ -230,6 +228,9 @@ def detail(collection: str, object_id: int):
     values.update(service.custom_values(ctx["entity_type"], obj.id, custom))
     ctx.update(obj=obj, core=core, custom=custom, values=values, history=_history(ctx["entity_type"], obj.id),
                company_names=_company_names(ctx["entity_type"], [obj]))
+    if ctx["entity_type"] == "company":  # what the Companies House streams say about it
+        ctx.update(stream_changes=stream_service.company_history(obj.company_number),
+                   stream_resources=resources.company_resources(obj.company_number))
     return render_template("business_objects/objects/detail.html", **ctx)
 
 

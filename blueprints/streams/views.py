@@ -16,16 +16,11 @@ from blueprints import page_or_partial, role_required, tenant_blueprint
 from strata.db import db
 from strata.errors import ValidationError
 from strata.streams import dashboard as _card  # noqa: F401  (registers the dashboard card)
-from strata.streams import resources, service, supervisor
+from strata.streams import service, supervisor
 from strata.streams.models import EVENT_TYPES, PROCESSING_STATUSES, STREAM_LABELS, STREAM_PATHS
 
 bp = tenant_blueprint("streams", __name__, url_prefix="/streams")
 DEFAULT_BASE_URL = "https://stream.companieshouse.gov.uk"
-
-
-@bp.app_context_processor
-def _company_stream_helpers():
-    return {"stream_history": service.company_history, "company_resources": resources.company_resources}
 
 
 def _form_context(form, errors: dict | None = None, stream=None) -> dict:

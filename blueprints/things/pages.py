@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 from flask import flash, redirect, render_template, request, url_for
 from htmx_flask import make_response
-from sqlalchemy import select
 
 from blueprints import page_or_partial, tenant_blueprint
 from blueprints.things import actor
@@ -18,7 +17,6 @@ from strata import filters as flt
 from strata.db import db
 from strata.errors import FieldError, ValidationError
 from strata.things import query, schema, service
-from strata.things.models import Thing
 from strata.things.values import display
 
 bp = tenant_blueprint("things", __name__, url_prefix="/things")
@@ -150,8 +148,7 @@ def _target_id(rel_id: Any, raw: str) -> Any:
     if raw.isdigit() or not raw:
         return raw
     rel = schema.get_class_relationship(actor(), rel_id)
-    ids = list(db.session.scalars(select(Thing.id).where(
-        Thing.thing_class_id == rel.to_thing_class_id, Thing.name == raw, Thing.is_deleted.is_(False)).limit(2)))
+    ids = service.ids_named(rel.to_thing_class_id, raw)
     if len(ids) != 1:
         problem = "No" if not ids else "More than one"
         raise ValidationError(FieldError("to_thing_id", "exists", f"{problem} thing is called {raw!r} in the target "

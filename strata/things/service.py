@@ -270,6 +270,12 @@ def unlink(actor: Actor, link_id: Any) -> None:
     audit.record("thing", source.id, "update", actor.user_id, {"to": found.to_thing_id}, f"Unlinked {source.name}")
 
 
+def ids_named(class_id: int, name: str, limit: int = 2) -> list[int]:
+    """Return the ids of up to `limit` live things of a class called exactly `name`."""
+    return list(db.session.scalars(select(Thing.id).where(
+        Thing.thing_class_id == class_id, Thing.name == name, Thing.is_deleted.is_(False)).limit(limit)))
+
+
 def classes_of(thing_ids: list[int]) -> dict[int, ThingClass]:
     """Return the class of each thing id (one statement)."""
     rows = db.session.execute(select(Thing.id, ThingClass).join(ThingClass, ThingClass.id == Thing.thing_class_id)

@@ -1,4 +1,4 @@
-"""Structure rules checked on the source: the domain never imports the job modules."""
+"""Structure rules checked on the source: the domain never imports the job modules, and views run no SQL."""
 
 from __future__ import annotations
 
@@ -47,3 +47,35 @@ def test_an_unknown_job_name_is_refused(app):
 
     with pytest.raises(LookupError, match="no-such.job"):
         jobs.enqueue("no-such.job", 1)
+
+
+# What a view may not do: build or run SQL itself (the domain in strata/ does; views commit or roll back).
+SQL_NAMES = {"select", "text", "insert", "update", "delete"}
+SESSION_QUERIES = {"execute", "scalar", "scalars", "query", "get", "connection"}
+
+
+def _sql_in_view(path: Path) -> list[str]:
+    """Return each SQL import from sqlalchemy and each db.session query call of the file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module in ("sqlalchemy", "sqlalchemy.sql"):
+            found += [f"{node.lineno}: imports {a.name}" for a in node.names if a.name in SQL_NAMES]
+        elif isinstance(node, ast.Attribute) and node.attr in SESSION_QUERIES and ast.unparse(node.value).endswith(
+                "db.session"):
+            found.append(f"{node.lineno}: calls db.session.{node.attr}")
+        elif isinstance(node, ast.Attribute) and node.attr == "text" and ast.unparse(node.value) == "db":
+            found.append(f"{node.lineno}: builds db.text")
+    return found
+
+
+def test_no_view_module_runs_sql():
+    offenders = [f"{path.relative_to(ROOT)}:{problem}"
+                 for path in sorted((ROOT / "blueprints").rglob("*.py")) for problem in _sql_in_view(path)]
+    assert offenders == []
+
+
+def test_the_view_check_sees_sql(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("from sqlalchemy import select, text\n"
+                      "def view():\n    db.session.commit()\n    return db.session.scalars(select(X))\n")
+    assert _sql_in_view(sample) == ["1: imports select", "1: imports text", "4: calls db.session.scalars"]
