@@ -364,7 +364,7 @@ def test_other_sessions_see_executing_while_a_migration_runs(app, scoped):
 
 def test_a_table_with_a_thousand_columns(scoped, install):
     # Mostly flags, with text and numbers: a full row still fits one 8 kB page (see checks.row_width).
-    kinds = ("String", "Int", "Boolean", "Boolean", "Boolean", "Boolean", "Boolean", "Boolean", "Float", "Boolean")
+    kinds = ("String", "Int", "Boolean", "Boolean", "Boolean", "Boolean", "Boolean", "Boolean", "Boolean", "Float")
     fields = [{"name": f"c{i:04}", "type": kinds[i % len(kinds)]} for i in range(1000)]
     install({"pluginId": "wide", "version": "1.0.0", "metadata": {"namespace": "wide"},
              "tables": [{"name": "t", "fields": fields}]})
