@@ -2,8 +2,9 @@
 
 Most of a tenant's provisioning time is PostgreSQL building its empty indexes (each B-tree build
 is flushed to disk on its own). A spare is a schema and role at head made beforehand
-(`flask tenants spares N`, or the periodic refill when `TENANT_SPARES` is set); provisioning
-then only renames both, which takes milliseconds. Renames keep every object, owner and grant
+(`flask tenants spares N`, for example from cron and after each deploy that adds a tenant
+revision); provisioning then only renames both, which takes milliseconds. Without a spare of
+the current head, a tenant is built from the template as before. Renames keep every object, owner and grant
 (they refer to the schema and role by oid, and tenant code names no schema), so a claimed spare
 is the same as a tenant built in place; `tests/tenancy/test_spares.py` compares catalogues.
 """

@@ -55,3 +55,11 @@ def test_spares_of_an_older_head_are_left_alone(app, no_spares_left, tmp_path):
     tables = db.session.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = :s"),
                                 {"s": tenant.schema_name}).scalars().all()
     assert "newer" in tables
+
+
+def test_cli_builds_spares(runner, no_spares_left):
+    result = runner.invoke(args=["tenants", "spares", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Built 1 spare tenant schemas" in result.output
+    assert spares.count(role_prefix()) == 1
+    assert runner.invoke(args=["tenants", "spares", "-1"]).exit_code == 2
