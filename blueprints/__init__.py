@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_te
 from flask_login import current_user
 
 from strata.accounts.service import access_for
-from strata.db import Scope, enter_scope
+from strata.db import Scope, db, enter_scope
 
 # The tenant navigation, in sections: (section, [(endpoint, label, url values), …]); features add theirs here.
 TENANT_NAV: list[tuple[str, list[tuple[str, str, dict]]]] = [
@@ -87,6 +87,19 @@ def tenant_blueprint(name: str, import_name: str, *, api: bool = False, url_pref
     bp.url_defaults(_add_slug)
     bp.before_request(_enter_tenant(api))
     return bp
+
+
+def commits(view):
+    """Decorate a view that changes data: commit once it returns, since the request is the unit of work
+    (a refusal raises before, and the request's teardown rolls everything back)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        response = view(*args, **kwargs)
+        db.session.commit()
+        return response
+
+    return wrapped
 
 
 def role_required(role: str):

@@ -25,10 +25,9 @@ from typing import Any
 from flask import request
 from flask_login import current_user
 
-from blueprints import role_required, tenant_blueprint
+from blueprints import commits, role_required, tenant_blueprint
 from strata.business_objects import definitions, service
 from strata.business_objects.models import ENTITY_TYPES, BusinessObjectValidator, CustomFieldDefinition
-from strata.db import db
 from strata.errors import FieldError, ValidationError
 
 bp = tenant_blueprint("bo_settings_api", __name__, api=True, url_prefix="/settings")
@@ -111,6 +110,7 @@ def list_fields():
 
 @bp.post("/fields")
 @role_required("admin")
+@commits
 def define_field():
     """Define a custom field (and its `required` validator when asked); 201, or 422 naming each problem."""
     body = _body(FIELD_KEYS, REQUIRED_FIELD_KEYS)
@@ -123,7 +123,6 @@ def define_field():
         definitions.define_validator(definition.entity_type, f"{definition.name}_required", "required",
                                      field_name=definition.name, company_id=definition.company_id,
                                      actor_id=current_user.id)
-    db.session.commit()
     return field_as_dict(definition), 201
 
 
@@ -135,21 +134,21 @@ def get_field(field_id: int):
 
 @bp.patch("/fields/<int:field_id>")
 @role_required("admin")
+@commits
 def update_field(field_id: int):
     """Change a field's label, help text, default, options or order; 422 naming each problem (name and type stay)."""
     definitions.get_field(field_id)
     body = _body({**FIELD_CHANGES, "name": _ANY, "field_type": _ANY})  # the domain names those two immutable
     definition = definitions.update_field(field_id, actor_id=current_user.id, **body)
-    db.session.commit()
     return field_as_dict(definition)
 
 
 @bp.post("/fields/<int:field_id>/deactivate")
 @role_required("admin")
+@commits
 def deactivate_field(field_id: int):
     """Hide a field from forms and validation (its stored values are kept); return it."""
     definition = definitions.deactivate_field(field_id, actor_id=current_user.id)
-    db.session.commit()
     return field_as_dict(definition)
 
 
@@ -163,6 +162,7 @@ def list_validators():
 
 @bp.post("/validators")
 @role_required("admin")
+@commits
 def define_validator():
     """Define a validator; 201, or 422 naming each problem of its name, type, target or config."""
     body = _body(VALIDATOR_KEYS, REQUIRED_VALIDATOR_KEYS)
@@ -170,27 +170,26 @@ def define_validator():
         body["entity_type"], body["validator_name"].strip(), body["validator_type"],
         field_name=body.get("field_name") or None, config=body.get("config") or {},
         company_id=body.get("company_id"), actor_id=current_user.id)
-    db.session.commit()
     return validator_as_dict(row), 201
 
 
 @bp.patch("/validators/<int:validator_id>")
 @role_required("admin")
+@commits
 def update_validator(validator_id: int):
     """Replace a validator's config and/or set its active flag; return it, 404 or 422."""
     body = _body(VALIDATOR_CHANGES)
     row = definitions.update_validator(validator_id, actor_id=current_user.id, config=body.get("config"),
                                        is_active=body.get("is_active"))
-    db.session.commit()
     return validator_as_dict(row)
 
 
 @bp.post("/validators/<int:validator_id>/deactivate")
 @role_required("admin")
+@commits
 def deactivate_validator(validator_id: int):
     """Stop enforcing a validator (it is kept for the record); return it."""
     row = definitions.deactivate_validator(validator_id, actor_id=current_user.id)
-    db.session.commit()
     return validator_as_dict(row)
 
 
