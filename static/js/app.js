@@ -92,3 +92,21 @@ document.addEventListener("submit", function (event) {
   }, 0);
 });
 window.addEventListener("pageshow", function () { strataEnable(document); });
+
+// A region that scrolls sideways (a wide table on a phone) can be reached and scrolled with the keyboard.
+function strataFocusableScrollers(root) {
+  (root || document).querySelectorAll("main table, main pre, main [data-scroll]").forEach(function (el) {
+    var style = window.getComputedStyle(el);
+    var scrolls = (style.overflowX === "auto" || style.overflowX === "scroll") && el.scrollWidth > el.clientWidth;
+    if (scrolls && !el.hasAttribute("tabindex")) {
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("data-scroll-focus", "");
+    } else if (!scrolls && el.hasAttribute("data-scroll-focus")) {
+      el.removeAttribute("tabindex");
+      el.removeAttribute("data-scroll-focus");
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { strataFocusableScrollers(document); });
+document.addEventListener("htmx:afterSettle", function () { strataFocusableScrollers(document); });
+window.addEventListener("resize", function () { strataFocusableScrollers(document); });
