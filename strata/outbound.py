@@ -21,7 +21,6 @@ and `backoff(attempt, retry_after)` give the retry policy: 5xx, 408 and 429 are 
 from __future__ import annotations
 
 import ipaddress
-import os
 import random
 import socket
 import time
@@ -93,14 +92,10 @@ def parse_allow(text: str | None) -> list[Allowed]:
 
 
 def _allow_setting() -> list[Allowed]:
-    try:
-        from flask import current_app, has_app_context
+    """Return the app's OUTBOUND_ALLOW (read by config.py); outside an app nothing extra is allowed."""
+    from flask import current_app, has_app_context
 
-        if has_app_context():
-            return parse_allow(current_app.config.get("OUTBOUND_ALLOW"))
-    except ImportError:  # pragma: no cover - flask is always installed with the app
-        pass
-    return parse_allow(os.environ.get("OUTBOUND_ALLOW"))
+    return parse_allow(current_app.config.get("OUTBOUND_ALLOW") if has_app_context() else None)
 
 
 def forbidden(address: Address) -> str | None:

@@ -79,3 +79,19 @@ def test_the_view_check_sees_sql(tmp_path):
     sample.write_text("from sqlalchemy import select, text\n"
                       "def view():\n    db.session.commit()\n    return db.session.scalars(select(X))\n")
     assert _sql_in_view(sample) == ["1: imports select", "1: imports text", "4: calls db.session.scalars"]
+
+
+# The development stack hands the whole environment on to the processes it starts; it reads no setting.
+ENV_READERS = {"config.py", "strata/devstack.py"}
+
+
+def test_settings_are_read_only_in_config():
+    offenders = []
+    for path in sorted([ROOT / "app.py", *(ROOT / "strata").rglob("*.py"), *(ROOT / "blueprints").rglob("*.py"),
+                        *(ROOT / "workers").rglob("*.py")]):
+        if str(path.relative_to(ROOT)) in ENV_READERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Attribute) and ast.unparse(node) in ("os.environ", "os.getenv"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
