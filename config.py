@@ -121,6 +121,11 @@ def load_settings(instance_path: str | os.PathLike, env: dict[str, str] | None =
         "EXTENSIONS_LOCK_TIMEOUT": _duration(env, "EXTENSIONS_LOCK_TIMEOUT", "3s"),
         "EXTENSIONS_STATEMENT_TIMEOUT": _duration(env, "EXTENSIONS_STATEMENT_TIMEOUT", "5min"),
         "OUTBOUND_ALLOW": _outbound_allow(env),
+        # Streams: the read deadline is about twice the API's ~30 s heartbeat (a silent link is replaced
+        # after it); the consumer lock is the liveness heartbeat (a dead consumer shows within its TTL).
+        "STREAMS_READ_DEADLINE": _int(env, "STREAMS_READ_DEADLINE", 65),
+        "STREAMS_LOCK_TTL": _int(env, "STREAMS_LOCK_TTL", 15),
+        "STREAMS_PER_WORKER": _int(env, "STREAMS_PER_WORKER", 500),
         # Tenant roles are server-wide: each database sharing a server needs its own prefix.
         "DB_ROLE_PREFIX": env.get("DB_ROLE_PREFIX") or None,
         **_account_settings(env, production),
@@ -155,6 +160,9 @@ DEFAULTS: dict = {
     "EXTENSIONS_LOCK_TIMEOUT": "3s",  # lock_timeout of each extension migration's transaction
     "EXTENSIONS_STATEMENT_TIMEOUT": "5min",  # statement_timeout of each statement of a migration step
     "OUTBOUND_ALLOW": "",  # hosts or address ranges (with :port or :*) user-given URLs may reach; see strata.outbound
+    "STREAMS_READ_DEADLINE": 65,
+    "STREAMS_LOCK_TTL": 15,
+    "STREAMS_PER_WORKER": 500,
     "STRATA_ENV": "development",
     # Accounts (see _account_settings): mail goes only to the Outbox unless MAIL_URL names an SMTP server.
     "SESSION_COOKIE_HTTPONLY": True,
