@@ -10,7 +10,7 @@ FLASK  := $(BIN)/flask --app app:create_app
 HOST   := 127.0.0.1
 PORT   := 5000
 
-.PHONY: install run test test-fast bench lint chromium pgbouncer clean
+.PHONY: install run test test-fast bench lint chromium pgbouncer clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test-fast: install
 
 bench: install
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# PNGs of the main pages at 1366x900 and 390x844 (a seeded tenant on embedded servers) for review.
+screenshots: install chromium
+	SCREENSHOTS=$(CURDIR)/instance/screenshots $(BIN)/python -m pytest tests/e2e/test_accessibility.py -q -p no:randomly
+	@echo "Screenshots in instance/screenshots/"
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,5 +1,11 @@
 """In a real browser at a desktop and a phone size: axe-core (vendored under static/vendor/axe-core) finds no
-serious or critical violation on the main pages, and no page scrolls sideways on a phone."""
+serious or critical violation on the main pages, and no page scrolls sideways on a phone.
+
+With SCREENSHOTS=<directory> set (`make screenshots`), each page visited is also saved there as
+`<size>-<page>.png`, so the look can be reviewed without starting the product."""
+
+import os
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
@@ -69,9 +75,13 @@ def test_main_pages_have_no_serious_violations_and_fit_a_phone(page: Page, live_
     width, height = SIZES[size]
     page.set_viewport_size({"width": width, "height": height})
     problems = []
+    shots = Path(os.environ["SCREENSHOTS"]) if os.environ.get("SCREENSHOTS") else None
     for name, path in acme.items():
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, (name, path, response.status)
+        if shots is not None:
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=shots / f"{size}-{name.replace(' ', '-')}.png", full_page=True)
         problems += [f"{name} ({path}): {v}" for v in violations(page, live_server.url)]
         if size == "phone":
             scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
