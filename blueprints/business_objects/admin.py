@@ -12,12 +12,12 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from htmx_flask import make_response
-from sqlalchemy import select
 
 from blueprints import page_or_partial, role_required, tenant_blueprint
+from strata import pickers
 from strata.business_objects import definitions, service
 from strata.business_objects.fields import FIELD_TYPES
-from strata.business_objects.models import ENTITY_TYPES, Company
+from strata.business_objects.models import ENTITY_TYPES
 from strata.business_objects.validators import VALIDATOR_TYPES
 from strata.db import db
 from strata.errors import FieldError, ValidationError
@@ -25,7 +25,6 @@ from strata.errors import FieldError, ValidationError
 bp = tenant_blueprint("bo_admin", __name__, url_prefix="/settings")
 
 ENTITY_LABELS = {"company": "Companies", "partner": "Partners", "product": "Products"}
-COMPANY_CHOICES_MAX = 500
 FIELD_INPUTS = frozenset({"entity_type", "company_id", "name", "label", "field_type", "help_text", "default",
                           "options", "position"})
 ROW_INPUTS = frozenset({"label", "help_text", "default", "options", "position"})
@@ -103,13 +102,6 @@ def _done(message: str, page: str, render):
 
 # --- reads the domain does not offer (yet) ------------------------------------------------------------------------
 
-def _companies() -> list[tuple[int, str]]:
-    """Return (id, name) of the tenant's companies by name, capped for a select."""
-    rows = db.session.execute(select(Company.id, Company.name).order_by(Company.name, Company.id)
-                              .limit(COMPANY_CHOICES_MAX))
-    return [(row.id, row.name) for row in rows]
-
-
 def _field_choices(entity_type: str, company_id: int | None) -> list[tuple[str, str]]:
     """Return (name, label) of the core and active custom fields of `entity_type` under `company_id`."""
     kind = service.KINDS.get(entity_type)
@@ -127,10 +119,13 @@ def _required_fields() -> set[tuple[str, int | None, str]]:
 # --- custom fields -------------------------------------------------------------------------------------------------
 
 def _fields_context(**extra) -> dict[str, Any]:
-    companies = _companies()
-    return {"fields_by_type": {et: definitions.all_fields(et) for et in ENTITY_TYPES}, "entity_labels": ENTITY_LABELS,
-            "entity_types": ENTITY_TYPES, "field_types": FIELD_TYPES, "companies": companies,
-            "company_names": dict(companies), "required": _required_fields(), "errors": {}, "form": {},
+    by_type = {et: definitions.all_fields(et) for et in ENTITY_TYPES}
+    form = extra.get("form") or {}
+    shown = [d.company_id for defs in by_type.values() for d in defs]
+    return {"fields_by_type": by_type, "entity_labels": ENTITY_LABELS,
+            "entity_types": ENTITY_TYPES, "field_types": FIELD_TYPES,
+            "company_label": pickers.company_label(form.get("company_id")),
+            "company_names": pickers.company_names(shown), "required": _required_fields(), "errors": {}, "form": {},
             "editing": None, "row_errors": {}, "row_form": {}, **extra}
 
 
@@ -147,7 +142,8 @@ def _field_form_refused(errors: dict, form: dict):
 
 def _row(field_id: int, status: int = 200, **extra):
     """Render one field's table row (display or edit mode)."""
-    context = {"f": definitions.get_field(field_id), "company_names": dict(_companies()),
+    found = definitions.get_field(field_id)
+    context = {"f": found, "company_names": pickers.company_names([found.company_id]),
                "required": _required_fields(), "editing": None, "row_errors": {}, "row_form": {}, **extra}
     return render_template("business_objects/_field_row.html", **context), status, {"Vary": "HX-Request"}
 
@@ -244,11 +240,13 @@ def _choices_for(form: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _validators_context(**extra) -> dict[str, Any]:
-    companies = _companies()
     form = extra.pop("form", None) or _validator_form_values({})
     test = extra.pop("test", None) or _test_form_values({})
-    return {"validators": definitions.list_validators(), "entity_types": ENTITY_TYPES,
-            "validator_types": VALIDATOR_TYPES, "companies": companies, "company_names": dict(companies),
+    validators = definitions.list_validators()
+    return {"validators": validators, "entity_types": ENTITY_TYPES, "validator_types": VALIDATOR_TYPES,
+            "company_label": pickers.company_label(form["company_id"]),
+            "test_company_label": pickers.company_label(test["company_id"]),
+            "company_names": pickers.company_names([v.company_id for v in validators]),
             "form": form, "field_choices": _choices_for(form), "errors": {}, "test": test,
             "test_choices": _choices_for(test), "results": None, **extra}
 
