@@ -18,8 +18,8 @@ from strata import jobs
 from strata.core import queues
 from strata.db import db
 from strata.errors import ValidationError
-from strata.extensions import dashboard as _cards  # noqa: F401  (registers the dashboard card)
 from strata.extensions import backups, executor, lifecycle, preview, registry, runtime
+from strata.extensions import dashboard as _cards  # noqa: F401  (registers the dashboard card)
 from strata.extensions.models import ExtensionMigration
 from strata.extensions.progress import read_progress, read_refusal
 
