@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.extensions.data import bp as extension_data_bp
     from blueprints.extensions.pages import bp as extensions_bp
     from blueprints.extensions.rest import bp as extensions_rest_bp
+    from blueprints.pickers.views import bp as pickers_bp
     from blueprints.reports.api import bp as reports_api_bp
     from blueprints.reports.pages import bp as reports_bp
     from blueprints.reports.wizard import bp as report_wizard_bp
@@ -54,7 +55,6 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.things.classes import bp as thing_classes_bp
     from blueprints.things.graphql import bp as things_graphql_bp
     from blueprints.things.graphql import pages as things_graphiql_bp
-    from blueprints.pickers.views import bp as pickers_bp
     from blueprints.things.pages import bp as things_bp
 
     for blueprint in (

@@ -199,7 +199,8 @@ def test_a_request_meeting_a_table_changed_under_it_reads_the_new_definition(cli
                                                                               install):
     from strata.core import queues
 
-    wordy = grown(tables=[{"name": "note", "fields": [*NOTES["tables"][0]["fields"], {"name": "words", "type": "Int"}]}])
+    fields = [*NOTES["tables"][0]["fields"], {"name": "words", "type": "Int"}]
+    wordy = grown(tables=[{"name": "note", "fields": fields}])
     with tenant_context(tenant.id):
         install(wordy)
         add("kept", words=3)
