@@ -167,6 +167,7 @@ def test_csrf_token_is_required_with_protection_on(make_app, make_user, make_ten
     token = login.split('name="csrf-token" content="')[1].split('"')[0]
     from tests.conftest import TEST_PASSWORD
     client.post("/login", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
+    token = client.get(f"/api/t/{tenant.slug}/").get_json()["csrf_token"]  # signing in starts a new session
     url = f"/api/t/{tenant.slug}/graphql"
     assert client.post(url, json={"query": "{ classes { nodes { name } } }"}).status_code == 400
     ok = client.post(url, json={"query": "{ classes { nodes { name } } }"}, headers={"X-CSRFToken": token})

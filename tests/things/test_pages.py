@@ -242,7 +242,9 @@ def test_admin_metrics_and_graphql_console(client, login, admin, viewer, tenant,
     html = _page(client, f"/t/{tenant.slug}/things/metrics")
     assert "Server" in html and "things" in html
     html = _page(client, f"/t/{tenant.slug}/things/graphiql")
-    assert "GraphiQL.createFetcher" in html and "graphiql/graphiql.min.js" in html
+    assert "graphiql/graphiql.min.js" in html and "js/graphiql.js" in html  # no inline script (CSP)
+    with client.get("/static/js/graphiql.js") as script:
+        assert script.status_code == 200 and b"GraphiQL.createFetcher" in script.data
     with client.get("/static/vendor/graphiql/graphiql.min.css") as asset:
         assert asset.status_code == 200
     client.post("/logout")
