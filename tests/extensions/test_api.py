@@ -76,7 +76,7 @@ BAD_VALUES = [
     ({"title": "ok title", "nope": 1}, "nope", "unknown"),
     ({"title": "ok title", "company_id": 999999}, "fk_plugin_crm_deal_company_id", "foreign_key"),
     ({"title": "ok title", "company_id": 2 ** 40}, "body", "invalid"),
-    ({"title": "ok title", "details": {"text": "nul \u0000"}}, "details", "text"),
+    ({"title": "ok title", "details": {"text": "nul \u0000"}}, "details.text", "text"),
 ]
 BAD_QUERIES = ["stage=eq.maybe", "amount=gt.lots", "nope=eq.1", "title=between.1", "order=nope.desc", "limit=5000",
                "offset=-1", "closed=lt.true", "details=eq.1", "id=eq.not-a-uuid", "stage=in.won"]

@@ -197,7 +197,7 @@ BIG = "9" * 20  # beyond bigint
     ("post", "/links", {}, "relationship_id", "exists"),
     ("post", "/links", {"relationship_id": BIG, "from_id": 1, "to_id": 2}, "relationship_id", "exists"),
     ("post", "/links", {"relationship_id": "{rel}", "from_id": BIG, "to_id": "{thing}"}, "from_thing_id", "exists"),
-    ("post", "/classes/{class}/things", {"name": "t", "values": {"hostname": "a\x00b"}}, "values", "text"),
+    ("post", "/classes/{class}/things", {"name": "t", "values": {"hostname": "a\x00b"}}, "values.hostname", "text"),
 ])
 def test_bad_input_is_a_422_naming_the_field(api, defined, method, path, body, field, rule):
     """Input the domain or the database cannot take is refused with the field and the rule, never a 500."""
