@@ -27,22 +27,25 @@ def scoped(tenant):
 def bo(admin):
     """Shortcuts that pass the admin as actor."""
 
+    # Read the id now: inside another tenant's scope the user row is hidden from the tenant role.
+    admin_id = admin.id
+
     class Shortcuts:
         def company(self, name="Acme Ltd", custom=None, **values):
-            return service.create("company", {"name": name, **values}, custom, actor_id=admin.id)
+            return service.create("company", {"name": name, **values}, custom, actor_id=admin_id)
 
         def partner(self, company_id, name="Pat Partner", custom=None, **values):
             return service.create("partner", {"company_id": company_id, "name": name, **values}, custom,
-                                  actor_id=admin.id)
+                                  actor_id=admin_id)
 
         def product(self, name="Widget", custom=None, **values):
-            return service.create("product", {"name": name, **values}, custom, actor_id=admin.id)
+            return service.create("product", {"name": name, **values}, custom, actor_id=admin_id)
 
         def field(self, entity_type, name, field_type, label=None, **kw):
             return definitions.define_field(entity_type, name, label or name.replace("_", " ").capitalize(),
-                                            field_type, actor_id=admin.id, **kw)
+                                            field_type, actor_id=admin_id, **kw)
 
         def validator(self, entity_type, name, validator_type, **kw):
-            return definitions.define_validator(entity_type, name, validator_type, actor_id=admin.id, **kw)
+            return definitions.define_validator(entity_type, name, validator_type, actor_id=admin_id, **kw)
 
     return Shortcuts()
