@@ -48,8 +48,10 @@ def test_expired_session_during_htmx_goes_to_sign_in_and_back(page: Page, live_s
     make_tenant("acme", "Acme Ltd", members={admin: "admin"})
     sign_in("boss@example.com")
     page.goto(f"{live_server.url}/t/acme/members")
+    page.wait_for_load_state("networkidle")  # nothing of the signed-in page still in flight
 
     page.context.clear_cookies()
+    expect(page.get_by_role("button", name="Send invitation")).to_be_enabled()
     page.locator("#members").get_by_label("Email").fill("newcomer@example.com")
     page.get_by_role("button", name="Send invitation").click()
 
