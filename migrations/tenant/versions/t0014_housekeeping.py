@@ -20,9 +20,14 @@ FUNCTION = """
 CREATE FUNCTION housekeeping_mark(target text, what text, due timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+  -- A plain read first: most statements leave the mark as it is, and must not lock its row (every claim
+  -- of every backfill slot of the tenant would queue on it, and deadlock with the report's own row lock).
   IF due IS NULL THEN
-    DELETE FROM public.housekeeping_due WHERE schema_name = target AND kind = what;
-  ELSE
+    IF EXISTS (SELECT 1 FROM public.housekeeping_due WHERE schema_name = target AND kind = what) THEN
+      DELETE FROM public.housekeeping_due WHERE schema_name = target AND kind = what;
+    END IF;
+  ELSIF NOT EXISTS (SELECT 1 FROM public.housekeeping_due
+                    WHERE schema_name = target AND kind = what AND due_at = due) THEN
     INSERT INTO public.housekeeping_due (schema_name, kind, due_at) VALUES (target, what, due)
     ON CONFLICT (schema_name, kind) DO UPDATE SET due_at = EXCLUDED.due_at
     WHERE public.housekeeping_due.due_at IS DISTINCT FROM EXCLUDED.due_at;
