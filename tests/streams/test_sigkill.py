@@ -49,16 +49,19 @@ def _logged() -> int:
     return db.session.scalar(select(func.count()).select_from(StreamEvent))
 
 
-def _kill_during_ingestion(tenant_id: int, stream_id: int, pids, rng: random.Random) -> None:
-    """Start a consumer through the supervisor, wait until it writes, then SIGKILL `pids()` at a random moment."""
+def _kill_during_ingestion(tenant_id: int, stream_id: int, pids, rng: random.Random) -> int:
+    """Start a consumer through the supervisor, wait until it writes, then SIGKILL `pids()` at a random moment;
+    return how many events were logged just before the kill."""
     assert wait_for(lambda: not queues.connection.exists(lock_name(tenant_id, stream_id), host_lock_name(0)),
                     timeout=15)
     before = _logged()
     assert supervisor.ensure_all(), "the supervisor should start a consumer"
     assert wait_for(lambda: _logged() > before, timeout=60, interval=0.02), "the consumer made no progress"
     time.sleep(rng.uniform(0, 0.3))
+    logged = _logged()
     for pid in pids():
         os.kill(pid, signal.SIGKILL)
+    return logged
 
 
 def _assert_companies_match_latest_events() -> None:
@@ -119,9 +122,13 @@ def test_sigkill_at_random_moments_then_restart_loses_and_doubles_nothing(app, t
         _kill_during_ingestion(tenant_id, stream_id, lambda: [*_horses(worker), worker.pid], rng)
         worker.wait(10)
         worker = _worker(app)
+        landed = []
         for _ in range(HORSE_KILLS):
-            _kill_during_ingestion(tenant_id, stream_id, lambda: _horses(worker), rng)
-        assert _logged() < TOTAL, "the kills should land during the run"
+            if _logged() >= TOTAL * 0.9:  # a fast machine: keep the rest of the run for the final catch-up
+                break
+            landed.append(_kill_during_ingestion(tenant_id, stream_id, lambda: _horses(worker), rng))
+        # Every kill landed mid-run (what happens after the last, a quick restart finishing the run, is fine).
+        assert len(landed) >= 3 and max(landed) < TOTAL, f"the kills should land during the run: {landed}"
         assert wait_for(lambda: not queues.connection.exists(lock_name(tenant_id, stream_id), host_lock_name(0)),
                         timeout=15)
         supervisor.ensure_all()
