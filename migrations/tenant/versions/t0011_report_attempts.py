@@ -25,8 +25,8 @@ down_revision = "t0010_stream_resources"
 branch_labels = None
 depends_on = None
 
-OLD_SIGNATURE = "report_segment_advance(uuid, text, bigint[], boolean, bigint, integer, text, jsonb, text)"
-NEW_SIGNATURE = "report_segment_advance(uuid, text, boolean, bigint, integer, text, jsonb, text, timestamptz)"
+DROP_OLD = "DROP FUNCTION report_segment_advance(uuid, text, bigint[], boolean, bigint, integer, text, jsonb, text)"
+DROP_NEW = "DROP FUNCTION report_segment_advance(uuid, text, boolean, bigint, integer, text, jsonb, text, timestamptz)"
 
 ADVANCE_FUNCTION = """
 CREATE FUNCTION report_segment_advance(
@@ -166,12 +166,12 @@ def upgrade() -> None:
     op.create_index("ix_report_notifications_user", "report_notifications", ["user_id", sa.text("created_at DESC")])
     # The partitions view reads the latest segment per period of a report.
     op.create_index("ix_report_data_collections_workflow_status", "report_data_collections", ["workflow_id", "status"])
-    op.execute(f"DROP FUNCTION {OLD_SIGNATURE}")
+    op.execute(DROP_OLD)
     op.execute(ADVANCE_FUNCTION)
 
 
 def downgrade() -> None:
-    op.execute(f"DROP FUNCTION {NEW_SIGNATURE}")
+    op.execute(DROP_NEW)
     op.execute(_load_t0007().ADVANCE_FUNCTION)
     op.drop_index("ix_report_data_collections_workflow_status", "report_data_collections")
     op.drop_table("report_notifications")

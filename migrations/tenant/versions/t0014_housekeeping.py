@@ -10,6 +10,7 @@ Create Date: 2026-11-29
 """
 
 from alembic import op
+from psycopg import sql
 
 revision = "t0014_housekeeping"
 down_revision = "t0013_extension_backups"
@@ -53,25 +54,32 @@ BEGIN
 END $$;
 """
 
+# Table → the columns whose changes can change what is due.
 TRIGGERS = {
-    "workflow_schedules": "INSERT OR DELETE OR UPDATE OF is_active, next_run_at",
-    "report_data_collections": "INSERT OR DELETE OR UPDATE OF status",
-    "report_data_weeks": "INSERT OR DELETE OR UPDATE OF status",
-    "stream_metadata": "INSERT OR DELETE OR UPDATE OF enabled",
+    "workflow_schedules": ("is_active", "next_run_at"),
+    "report_data_collections": ("status",),
+    "report_data_weeks": ("status",),
+    "stream_metadata": ("enabled",),
 }
+CREATE_TRIGGER = sql.SQL("CREATE TRIGGER {} AFTER INSERT OR DELETE OR UPDATE OF {} ON {} "
+                         "FOR EACH STATEMENT EXECUTE FUNCTION housekeeping_changed()")
+
+
+def _trigger(table: str) -> sql.Identifier:
+    return sql.Identifier(f"trg_{table}_housekeeping")
 
 
 def upgrade() -> None:
     op.execute(FUNCTION)
-    for table, events in TRIGGERS.items():
-        op.execute(f"CREATE TRIGGER trg_{table}_housekeeping AFTER {events} ON {table} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION housekeeping_changed()")
+    for table, columns in TRIGGERS.items():
+        op.execute(CREATE_TRIGGER.format(_trigger(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+                                         sql.Identifier(table)).as_string(None))
     op.execute("SELECT housekeeping_sync(current_schema())")
 
 
 def downgrade() -> None:
     for table in TRIGGERS:
-        op.execute(f"DROP TRIGGER trg_{table}_housekeeping ON {table}")
+        op.execute(sql.SQL("DROP TRIGGER {} ON {}").format(_trigger(table), sql.Identifier(table)).as_string(None))
     op.execute("DELETE FROM public.housekeeping_due WHERE schema_name = current_schema()")
     op.execute("DROP FUNCTION housekeeping_changed()")
     op.execute("DROP FUNCTION housekeeping_sync(text)")
