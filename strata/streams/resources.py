@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from psycopg import sql
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Table, Text, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -72,8 +73,8 @@ RESOURCE_TABLES: dict[str, Table] = {name: _table(name) for name in TABLES}
 
 # One statement per table, from the fixed names above; the batch travels as one JSON parameter and each
 # resource's data is read from the log row just written (parsed once, by PostgreSQL).
-_UPSERT = {name: text(f"""
-    INSERT INTO {name} AS r (resource_id, resource_kind, company_number, data, deleted, stream_timepoint,
+_UPSERT_SQL = """
+    INSERT INTO {table} AS r (resource_id, resource_kind, company_number, data, deleted, stream_timepoint,
                              stream_event_id, published_at)
     SELECT u.resource_id, u.resource_kind, u.company_number, NULLIF(l.event_data->'data', 'null'::jsonb),
            u.event_type = 'deleted', u.timepoint, u.event_id, u.published_at
@@ -88,7 +89,8 @@ _UPSERT = {name: text(f"""
         data = COALESCE(EXCLUDED.data, r.data), deleted = EXCLUDED.deleted,
         stream_timepoint = EXCLUDED.stream_timepoint, stream_event_id = EXCLUDED.stream_event_id,
         published_at = EXCLUDED.published_at, updated_at = now()
-    WHERE r.stream_timepoint < EXCLUDED.stream_timepoint""") for name in TABLES}  # noqa: S608
+    WHERE r.stream_timepoint < EXCLUDED.stream_timepoint"""
+_UPSERT = {name: text(_UPSERT_SQL.replace("{table}", sql.Identifier(name).as_string(None))) for name in TABLES}
 
 
 def latest_per_resource(rows: Iterable[EventRow]) -> dict[str, list[tuple[EventRow, str | None]]]:
@@ -121,12 +123,12 @@ def apply_resources(stream_id: int, rows: list[EventRow], track_all: bool) -> No
 
 # --- reading: the company page ------------------------------------------------------------------------------
 
-# What the company page lists, newest first: (table, heading, order expression over `data`).
+# What the company page lists, newest first: (table, heading, the ISO date in `data` it is ordered by).
 COMPANY_SECTIONS = (
-    ("company_officers", "Officers", "data->>'appointed_on'"),
-    ("company_filings", "Filings", "data->>'date'"),
-    ("company_pscs", "Persons with significant control", "data->>'notified_on'"),
-    ("company_charges", "Charges", "data->>'created_on'"),
+    ("company_officers", "Officers", "appointed_on"),
+    ("company_filings", "Filings", "date"),
+    ("company_pscs", "Persons with significant control", "notified_on"),
+    ("company_charges", "Charges", "created_on"),
 )
 
 
@@ -134,11 +136,12 @@ def for_company(table: str, company_number: str | None, limit: int = 50) -> list
     """Return the live (not deleted) resources of one company in `table`, newest first, as plain dicts."""
     if not company_number:
         return []
-    order = dict((name, expr) for name, _, expr in COMPANY_SECTIONS).get(table, "stream_timepoint::text")
+    key = dict((name, key) for name, _, key in COMPANY_SECTIONS).get(table)
     t = RESOURCE_TABLES[table]
+    order = [t.c.data[key].astext.desc().nulls_last()] if key else []
     query = (select(t.c.resource_id, t.c.resource_kind, t.c.data, t.c.stream_timepoint, t.c.published_at)
              .where(t.c.company_number == company_number, t.c.deleted.is_(False))
-             .order_by(text(f"{order} DESC NULLS LAST"), t.c.stream_timepoint.desc()).limit(limit))
+             .order_by(*order, t.c.stream_timepoint.desc()).limit(limit))
     return [dict(r._mapping) for r in db.session.execute(query)]
 
 
